@@ -1,0 +1,1 @@
+//! The HTTP API contract of tsmd: request and response types, routes, and a client.

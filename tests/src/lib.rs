@@ -1,0 +1,1 @@
+//! Harnesses for end-to-end tests: fabrics of Open vSwitch or switch-sim in private namespaces.

@@ -1,0 +1,1 @@
+//! The sender-side agent library of TSM.
