@@ -11,6 +11,7 @@ pub mod action;
 pub mod error;
 pub mod group;
 pub mod instruction;
+pub mod multipart;
 pub mod oxm;
 pub mod port;
 pub mod types;
