@@ -17,29 +17,35 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over `buf`; `ctx` names what is being decoded, for errors.
+    #[inline]
     pub fn new(buf: &'a [u8], ctx: &'static str) -> Self {
         Reader { buf, pos: 0, ctx }
     }
 
     /// The structure this reader decodes.
+    #[inline]
     pub fn ctx(&self) -> &'static str {
         self.ctx
     }
 
     /// Bytes consumed so far.
+    #[inline]
     pub fn pos(&self) -> usize {
         self.pos
     }
 
     /// Bytes not consumed yet.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
 
+    #[inline]
     fn truncated(&self, need: usize) -> DecodeError {
         DecodeError::Truncated {
             ctx: self.ctx,
@@ -50,6 +56,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Takes the next `n` bytes.
+    #[inline]
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
             return Err(self.truncated(n));
@@ -60,6 +67,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Takes the next `N` bytes as an array.
+    #[inline]
     pub fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let s = self.bytes(N)?;
         let mut a = [0u8; N];
@@ -68,6 +76,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Looks at the next `n` bytes without consuming them.
+    #[inline]
     pub fn peek(&self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
             return Err(self.truncated(n));
@@ -75,29 +84,35 @@ impl<'a> Reader<'a> {
         Ok(&self.buf[self.pos..self.pos + n])
     }
 
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.array::<1>()?[0])
     }
 
+    #[inline]
     pub fn u16(&mut self) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.array()?))
     }
 
+    #[inline]
     pub fn u32(&mut self) -> Result<u32, DecodeError> {
         Ok(u32::from_be_bytes(self.array()?))
     }
 
+    #[inline]
     pub fn u64(&mut self) -> Result<u64, DecodeError> {
         Ok(u64::from_be_bytes(self.array()?))
     }
 
     /// Skips `n` bytes (padding). Receivers ignore pad contents (OF1.3.5 §7: pads are
     /// "set to zero" by senders; we do not reject non-zero pads from peers).
+    #[inline]
     pub fn skip(&mut self, n: usize) -> Result<(), DecodeError> {
         self.bytes(n).map(|_| ())
     }
 
     /// Everything not consumed yet.
+    #[inline]
     pub fn rest(&mut self) -> &'a [u8] {
         let s = &self.buf[self.pos..];
         self.pos = self.buf.len();
@@ -105,6 +120,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A reader over the next `len` bytes, which it consumes from this one.
+    #[inline]
     pub fn sub(&mut self, len: usize, ctx: &'static str) -> Result<Reader<'a>, DecodeError> {
         let s = self.bytes(len)?;
         Ok(Reader::new(s, ctx))
@@ -112,6 +128,7 @@ impl<'a> Reader<'a> {
 
     /// A structure announced `len` bytes including a header of `header` bytes already read
     /// at `start`: gives a reader over the rest of it, checking the length is sane.
+    #[inline]
     pub fn sub_after_header(
         &mut self,
         start: usize,
@@ -131,6 +148,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails unless every byte was consumed ("nothing left over").
+    #[inline]
     pub fn finish(&self) -> Result<(), DecodeError> {
         if self.is_empty() {
             Ok(())
@@ -155,15 +173,18 @@ pub struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
+    #[inline]
     pub fn new(buf: &'a mut [u8]) -> Self {
         Writer { buf, pos: 0 }
     }
 
     /// Bytes written so far.
+    #[inline]
     pub fn pos(&self) -> usize {
         self.pos
     }
 
+    #[inline]
     pub fn bytes(&mut self, b: &[u8]) {
         let end = self.pos + b.len();
         assert!(
@@ -175,23 +196,28 @@ impl<'a> Writer<'a> {
         self.pos = end;
     }
 
+    #[inline]
     pub fn u8(&mut self, v: u8) {
         self.bytes(&[v]);
     }
 
+    #[inline]
     pub fn u16(&mut self, v: u16) {
         self.bytes(&v.to_be_bytes());
     }
 
+    #[inline]
     pub fn u32(&mut self, v: u32) {
         self.bytes(&v.to_be_bytes());
     }
 
+    #[inline]
     pub fn u64(&mut self, v: u64) {
         self.bytes(&v.to_be_bytes());
     }
 
     /// Writes `n` zero bytes (padding).
+    #[inline]
     pub fn zeros(&mut self, n: usize) {
         const Z: [u8; 64] = [0; 64];
         let mut left = n;
@@ -203,6 +229,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Pads with zeros so that the bytes written since `start` are a multiple of 8.
+    #[inline]
     pub fn pad8_from(&mut self, start: usize) {
         let n = pad8(self.pos - start);
         self.zeros(n);
