@@ -42,7 +42,7 @@ pub use msg::{
     PortReason, PortStatus, Role, SwitchConfig, SwitchFeatures, TableMod,
 };
 pub use multipart::{
-    Assembler, MultipartReply, MultipartReplyBody, MultipartReplyFlags, MultipartRequest,
+    Assembler, FixedStr, MultipartReply, MultipartReplyBody, MultipartReplyFlags, MultipartRequest,
     MultipartRequestBody, MultipartRequestFlags, MultipartType,
 };
 pub use oxm::{MacAddr, Match, Oxm, OxmField};

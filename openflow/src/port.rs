@@ -1,16 +1,14 @@
 //! A port's description — `ofp_port` (OF1.3.5 §7.2.1) — and its flag words.
 //!
 //! Guarantees: `Port` is exactly 64 bytes on the wire; flag words keep unknown bits
-//! (`from_bits_retain`). The port name is a 16-byte NUL-padded field: it is decoded up to the
-//! first NUL (or all 16 bytes if there is none), bytes that are not UTF-8 are replaced by
-//! U+FFFD (port names are ASCII in practice, and a `String` is what callers want); on emit the
-//! name is cut to at most 16 bytes at a character boundary and NUL-padded. So every name of at
-//! most 16 bytes without NUL that is valid UTF-8 round-trips exactly; the spec asks senders for
-//! at most 15 bytes so that a NUL terminates the name, which is what the generators produce.
+//! (`from_bits_retain`). The port name is the 16-byte NUL-padded field kept byte for byte
+//! (`FixedStr<16>`), so whatever a switch sends, valid UTF-8 or not, round-trips exactly;
+//! `Port::new` cuts a name to 15 bytes so that a NUL terminates it, as the spec asks.
 
 use bitflags::bitflags;
 
 use crate::error::DecodeError;
+use crate::multipart::FixedStr;
 use crate::types::PortNo;
 use crate::wire::{Reader, Wire, Writer};
 
@@ -94,8 +92,8 @@ pub struct Port {
     pub port_no: PortNo,
     /// `hw_addr`.
     pub hw_addr: [u8; 6],
-    /// `name` (see the module header for how non-UTF-8 and long names are kept).
-    pub name: String,
+    /// `name`: display it with `to_str_lossy()` or `{}`.
+    pub name: FixedStr<PORT_NAME_LEN>,
     /// `config`.
     pub config: PortConfig,
     /// `state`.
@@ -116,11 +114,11 @@ pub struct Port {
 
 impl Port {
     /// A port with the given number, address and name, everything else zero.
-    pub fn new(port_no: PortNo, hw_addr: [u8; 6], name: impl Into<String>) -> Port {
+    pub fn new(port_no: PortNo, hw_addr: [u8; 6], name: impl AsRef<str>) -> Port {
         Port {
             port_no,
             hw_addr,
-            name: name.into(),
+            name: FixedStr::new(name.as_ref()),
             config: PortConfig::empty(),
             state: PortState::empty(),
             curr: PortFeatures::empty(),
@@ -138,21 +136,6 @@ impl Port {
     }
 }
 
-/// The name's bytes as written: at most 16, cut at a character boundary.
-fn name_bytes(name: &str) -> &[u8] {
-    let mut end = name.len().min(PORT_NAME_LEN);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    name.as_bytes().get(..end).unwrap_or_default()
-}
-
-/// Decodes a NUL-padded name field.
-pub(crate) fn decode_name(field: &[u8]) -> String {
-    let end = field.iter().position(|b| *b == 0).unwrap_or(field.len());
-    String::from_utf8_lossy(field.get(..end).unwrap_or_default()).into_owned()
-}
-
 impl Wire for Port {
     fn wire_len(&self) -> usize {
         PORT_LEN
@@ -163,9 +146,7 @@ impl Wire for Port {
         w.zeros(4);
         w.bytes(&self.hw_addr);
         w.zeros(2);
-        let name = name_bytes(&self.name);
-        w.bytes(name);
-        w.zeros(PORT_NAME_LEN - name.len());
+        w.bytes(self.name.as_bytes());
         w.u32(self.config.bits());
         w.u32(self.state.bits());
         w.u32(self.curr.bits());
@@ -182,7 +163,7 @@ impl Wire for Port {
         r.skip(4)?;
         let hw_addr = r.array()?;
         r.skip(2)?;
-        let name = decode_name(r.bytes(PORT_NAME_LEN)?);
+        let name = FixedStr::from_bytes(r.array()?);
         Ok(Port {
             port_no,
             hw_addr,
@@ -205,9 +186,12 @@ pub mod arb {
     use super::*;
     use proptest::prelude::*;
 
-    /// Port names as switches make them: up to 15 printable ASCII characters.
-    pub fn port_name() -> impl Strategy<Value = String> {
-        "[ -~]{0,15}"
+    /// Port names: mostly as switches make them (printable ASCII), and any 16 bytes.
+    pub fn port_name() -> impl Strategy<Value = FixedStr<PORT_NAME_LEN>> {
+        prop_oneof![
+            "[ -~]{0,15}".prop_map(|s| FixedStr::new(&s)),
+            any::<[u8; PORT_NAME_LEN]>().prop_map(FixedStr::from_bytes),
+        ]
     }
 
     pub fn port_no() -> impl Strategy<Value = PortNo> {
@@ -253,17 +237,20 @@ mod tests {
 
     #[test]
     fn names() {
-        let mut p = Port::new(PortNo(1), [0; 6], "exactly-16-bytes");
-        assert_eq!(parse(&p.to_vec()).unwrap().name, "exactly-16-bytes");
-        p.name = "much-longer-than-sixteen".into();
-        assert_eq!(parse(&p.to_vec()).unwrap().name, "much-longer-than");
-        // A multi-byte character straddling byte 16 is dropped whole.
-        p.name = "abcdefghijklmno\u{e9}".into();
-        assert_eq!(parse(&p.to_vec()).unwrap().name, "abcdefghijklmno");
-        // Non-UTF-8 bytes become U+FFFD; bytes after the NUL are ignored.
+        let p = Port::new(PortNo(1), [0; 6], "s1-eth1");
+        assert_eq!(parse(&p.to_vec()).unwrap().name.to_string(), "s1-eth1");
+        // Cut to 15 bytes so that a NUL ends it (OF1.3.5 §7.2.1: null-terminated).
+        let p = Port::new(PortNo(1), [0; 6], "much-longer-than-sixteen");
+        assert_eq!(
+            parse(&p.to_vec()).unwrap().name.to_string(),
+            "much-longer-tha"
+        );
+        // Whatever bytes a switch sends survive, and display lossily.
         let mut bytes = Port::new(PortNo(1), [0; 6], "").to_vec();
         bytes[16..20].copy_from_slice(&[b'e', 0xff, 0, b'x']);
-        assert_eq!(parse(&bytes).unwrap().name, "e\u{fffd}");
+        let p = parse(&bytes).unwrap();
+        assert_eq!(p.name.to_str_lossy(), "e\u{fffd}");
+        assert_eq!(p.to_vec(), bytes);
     }
 
     #[test]
