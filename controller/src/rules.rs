@@ -53,6 +53,8 @@ pub enum RuleError {
     ReservedTraceId(u64),
     #[error("switch {dpid} has no free group id left")]
     GroupIdsExhausted { dpid: Dpid },
+    #[error("group id {group:?} of switch {dpid} is outside the range or already in use")]
+    GroupIdTaken { dpid: Dpid, group: GroupId },
 }
 
 /// `hard_timeout` for a lease: whole seconds, rounded up.
@@ -237,6 +239,31 @@ impl GroupIds {
         Ok(GroupId(id))
     }
 
+    /// Marks a given id as in use (restoring allocations from a snapshot). False when the id
+    /// is outside the range or already in use.
+    pub fn reserve(&mut self, dpid: Dpid, id: GroupId) -> bool {
+        if id.0 < self.first || id.0 > self.last {
+            return false;
+        }
+        let first = self.first;
+        let pool = self.pools.entry(dpid).or_insert(Pool {
+            next: first,
+            free: BTreeSet::new(),
+        });
+        if id.0 >= pool.next {
+            pool.free.extend(pool.next..id.0);
+            pool.next = id.0 + 1;
+            true
+        } else {
+            pool.free.remove(&id.0)
+        }
+    }
+
+    /// Whether `id` is in the range these ids come from.
+    pub fn in_range(&self, id: GroupId) -> bool {
+        id.0 >= self.first && id.0 <= self.last
+    }
+
     /// Give an id back. Ids not allocated (or already free) are ignored.
     pub fn release(&mut self, dpid: Dpid, id: GroupId) {
         let Some(pool) = self.pools.get_mut(&dpid) else {
@@ -394,8 +421,55 @@ impl Installation {
         Ok(Installation { rule, switches })
     }
 
+    /// An installation as recorded earlier (a snapshot): the ids are reserved in `ids`. All
+    /// or nothing: an id outside the range or already in use fails with the switch named.
+    pub fn restore(
+        rule: Rule,
+        switches: BTreeMap<Dpid, InstalledSwitch>,
+        ids: &mut GroupIds,
+    ) -> Result<Self, RuleError> {
+        let mut done: Vec<(Dpid, GroupId)> = Vec::new();
+        for (dpid, s) in &switches {
+            if !ids.reserve(*dpid, s.group) {
+                for (d, g) in done {
+                    ids.release(d, g);
+                }
+                return Err(RuleError::GroupIdTaken {
+                    dpid: *dpid,
+                    group: s.group,
+                });
+            }
+            done.push((*dpid, s.group));
+        }
+        Ok(Installation { rule, switches })
+    }
+
     pub fn rule(&self) -> &Rule {
         &self.rule
+    }
+
+    /// The per-switch changes that turn this installation into `plan` (switches whose
+    /// buckets already match get nothing). Unlike [`PlanDiff::between`] this starts from what
+    /// is installed, so it also serves an installation restored from a snapshot.
+    pub fn diff_to(&self, plan: &SubsetPlan) -> PlanDiff {
+        let mut d = PlanDiff::default();
+        for sp in plan.switches() {
+            match self.switches.get(&sp.dpid) {
+                None => {
+                    d.add.insert(sp.dpid, sp.buckets);
+                }
+                Some(s) if s.buckets != sp.buckets => {
+                    d.modify.insert(sp.dpid, sp.buckets);
+                }
+                Some(_) => {}
+            }
+        }
+        for dpid in self.switches.keys() {
+            if plan.buckets(*dpid).is_empty() {
+                d.remove.insert(*dpid);
+            }
+        }
+        d
     }
 
     pub fn switches(&self) -> &BTreeMap<Dpid, InstalledSwitch> {
@@ -625,6 +699,22 @@ mod tests {
         assert_eq!(ids.in_use(a), 0);
         assert_eq!(ids.alloc(a), Ok(GroupId(10)));
         assert_eq!(GroupIds::new().alloc(a), Ok(GroupId(1)));
+    }
+
+    #[test]
+    fn reserve_marks_ids_in_use() {
+        let mut ids = GroupIds::with_range(GroupId(10), GroupId(20));
+        let a = Dpid(1);
+        assert!(ids.reserve(a, GroupId(12)));
+        assert!(!ids.reserve(a, GroupId(12)), "twice");
+        assert!(!ids.reserve(a, GroupId(9)), "outside");
+        assert_eq!(ids.alloc(a), Ok(GroupId(10)));
+        assert_eq!(ids.alloc(a), Ok(GroupId(11)));
+        assert_eq!(ids.alloc(a), Ok(GroupId(13)));
+        assert!(ids.reserve(a, GroupId(14)));
+        assert_eq!(ids.in_use(a), 5);
+        ids.release(a, GroupId(12));
+        assert!(ids.reserve(a, GroupId(12)));
     }
 
     #[test]
