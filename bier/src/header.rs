@@ -105,8 +105,9 @@ impl From<u8> for Proto {
             2 => Proto::MplsUpstream,
             3 => Proto::Ethernet,
             4 => Proto::Ipv4,
-            5 => Proto::Ipv6,
-            6 => Proto::Oam,
+            // RFC 8296 §3 (IANA "BIER Next Protocol Identifiers"): 5 is OAM, 6 is IPv6.
+            5 => Proto::Oam,
+            6 => Proto::Ipv6,
             v => Proto::Other(v),
         }
     }
@@ -119,8 +120,8 @@ impl From<Proto> for u8 {
             Proto::MplsUpstream => 2,
             Proto::Ethernet => 3,
             Proto::Ipv4 => 4,
-            Proto::Ipv6 => 5,
-            Proto::Oam => 6,
+            Proto::Oam => 5,
+            Proto::Ipv6 => 6,
             Proto::Other(v) => v & 0x3f,
         }
     }

@@ -57,8 +57,8 @@ fn golden_b() -> Golden {
         0x30, 0x00, 0x10, 0xFF,
         // Nibble 0101 | Ver 0000 | BSL 0011 (256) | Entropy 0x00001
         0x50, 0x30, 0x00, 0x01,
-        // OAM 10 | Rsv 01 | DSCP 000000 | Proto 000101 (IPv6)
-        0x90, 0x05,
+        // OAM 10 | Rsv 01 | DSCP 000000 | Proto 000110 (IPv6)
+        0x90, 0x06,
         // BFIR-id 0xFFFF
         0xFF, 0xFF,
     ];

@@ -11,6 +11,7 @@ pub mod action;
 pub mod error;
 pub mod error_msg;
 pub mod experimenter;
+pub mod ext;
 pub mod framer;
 pub mod group;
 pub mod header;
