@@ -1,1 +1,54 @@
-//! Harnesses for end-to-end tests: fabrics of Open vSwitch or switch-sim in private namespaces.
+//! Harnesses for end-to-end tests: real Open vSwitch fabrics in private network namespaces,
+//! with hosts as namespaces that send and receive real UDP.
+//!
+//! - [`netns`]: [`Netns`], a namespace owned by the test (unique name, deleted on drop), with
+//!   [`Netns::run`] to create sockets inside it.
+//! - [`topology`]: [`TopologySpec`] (single switch, line, leaf-spine, ring) and the built
+//!   [`Topology`] as data (dpids, ports, links, host addresses).
+//! - [`ovs`]: [`OvsFabric`], the fabric itself: its own ovsdb-server and ovs-vswitchd,
+//!   bridges, veths, hosts, `ovs-ofctl` introspection, link up/down, teardown on drop.
+//! - [`traffic`]: UDP probes from a host to a group or host address and where they arrived.
+//!
+//! Everything here needs root, `ip` (iproute2) and `openvswitch-switch`. Every name it makes
+//! on the machine starts with `tsmt-<pid>-`, and everything is removed by pid and by name when
+//! the owning value drops, also when a test panics; leftovers of a process that was killed
+//! outright are reaped by the next test process (see [`netns::reap_stale`]).
+
+pub(crate) mod cmd;
+pub mod error;
+pub mod netns;
+pub mod ovs;
+pub mod topology;
+pub mod traffic;
+
+pub use error::{Error, Result};
+pub use netns::Netns;
+pub use ovs::{FabricOptions, OvsFabric, PortCounters};
+pub use topology::{Endpoint, Host, Link, Switch, Topology, TopologySpec};
+pub use traffic::{Collect, Delivery, HostNs, Probe, Reception};
+
+/// Whether this process can build fabrics: root, `ip` and Open vSwitch present. Tests that
+/// need OVS call this and fail with its message rather than skip silently.
+pub fn check_environment() -> std::result::Result<(), String> {
+    if !nix::unistd::Uid::effective().is_root() {
+        return Err("the OVS harness needs root (network namespaces, veths)".into());
+    }
+    for program in [
+        "ip",
+        "ovs-vsctl",
+        "ovs-vswitchd",
+        "ovsdb-server",
+        "ovsdb-tool",
+        "ovs-ofctl",
+    ] {
+        let found = std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+        });
+        if !found {
+            return Err(format!(
+                "`{program}` not found: install iproute2 and openvswitch-switch (scripts/test does)"
+            ));
+        }
+    }
+    Ok(())
+}
