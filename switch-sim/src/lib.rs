@@ -8,13 +8,27 @@
 //! - [`Fabric`]: several pipelines joined by links, with hosts; [`Fabric::trace`] follows a
 //!   packet through the whole fabric and reports deliveries, loops and duplicates.
 //! - [`packet`]: flow keys, header rewriting, and builders for test frames.
+//! - [`Switch`]: the software switch around a pipeline: an OpenFlow agent ([`agent`]: active
+//!   controller connections with backoff, a passive listener for `ovs-ofctl`, echo, barrier,
+//!   roles, asynchronous messages), [`ports`] on real interfaces (pnet, veth) or in memory,
+//!   and flow timeouts on tokio's clock. The `switch-sim` binary runs one from the command
+//!   line.
+//! - [`netns`]: network namespaces and veth pairs for tests and benchmarks that run switches
+//!   on real interfaces (needs root).
 
+pub mod agent;
+pub mod netns;
 pub mod packet;
 pub mod pipeline;
+pub mod ports;
+pub mod switch;
 pub mod trace;
 
 pub use packet::FlowKey;
 pub use pipeline::{
     Config, DropCounters, DropReason, FlowSummary, Pipeline, PortError, Processed, Time,
+};
+pub use switch::{
+    ConnectionInfo, Counters, PortCounters, Switch, SwitchBuilder, SwitchError, SwitchHandle,
 };
 pub use trace::{Delivery, Edge, Fabric, FabricError, Host, Ingress, Loop, TraceReport};
