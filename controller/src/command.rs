@@ -140,6 +140,8 @@ pub struct SubsetInfo {
     pub group: String,
     /// In address order.
     pub members: Vec<IpAddr>,
+    /// The lease as asked (`expires_at` is when it ends).
+    pub lease: Duration,
     pub expires_at: Time,
     /// The switches that carry its rules, in dpid order.
     pub switches: Vec<Dpid>,

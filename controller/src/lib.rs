@@ -11,9 +11,16 @@
 //! durable snapshot ([`snapshot`]), on virtual time ([`time`]). The integration tests' `Net`
 //! (`tests/common/net.rs`) wires switch-sim pipelines to a controller on virtual time.
 //!
-//! Everything here is deterministic: no clock, no I/O, no hash-map order in any output.
+//! With feature `daemon` (default), [`daemon`] is `tsmd`, the tokio shell around the core:
+//! OpenFlow connections, the HTTP API (`api::Service`), the store, the clock and signals.
+//!
+//! Everything in the core is deterministic: no clock, no I/O, no hash-map order in any output.
 
 pub mod command;
+#[cfg(feature = "daemon")]
+pub mod daemon;
+#[cfg(feature = "daemon")]
+pub mod demo;
 pub mod event;
 pub mod fabrics;
 pub mod frames;

@@ -754,6 +754,7 @@ impl Controller {
             addr,
             group: s.group.clone(),
             members: s.members.iter().copied().collect(),
+            lease: s.lease,
             expires_at: s.lease_end,
             switches: s.inst.switches().keys().copied().collect(),
             trace_id: s.trace_id,

@@ -1,0 +1,618 @@
+//! The one task that owns the [`Controller`]: every connection event, API command and query
+//! comes to it over one channel ([`ToCore`]); it feeds them to the core at the clock's time,
+//! wakes the core at `poll_timeout` (tokio `sleep_until`), and carries out `poll_output`:
+//! messages are encoded into a per-connection buffer and handed to the connection's writer
+//! once per turn (one write for everything queued), closes drop the writer, answers complete
+//! API requests, events are logged and broadcast, snapshots go to the persister.
+//!
+//! Guarantees:
+//! - No lock around the core: only this task touches it; queries run inside it.
+//! - A command runs to its end in the core whether or not its requester still waits: a
+//!   subset install finishes or rolls back. A subset whose requester is gone (timed out or
+//!   disconnected) is removed again once it is ready, since nobody knows its address.
+//! - The core never waits for a switch: a connection whose write queue is full is closed
+//!   (the core sees it as a disconnect).
+//! - On shutdown the last snapshot goes to the persister and every connection is flushed and
+//!   closed (switches keep their rules).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use openflow::{Body, FramerError, Message};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::sleep_until;
+use tracing::{debug, error, info, warn, Span};
+
+use api::ApiError;
+
+use super::clock::Clock;
+use super::errors::api_error;
+use super::settings::Settings;
+use crate::command::{Command, GroupInfo, Reply, RequestId, SubsetInfo, SubsetState};
+use crate::event::{Event, EventKind};
+use crate::machine::{ConnId, Controller, Input, Output};
+use crate::snapshot::Snapshot;
+use crate::topology::Dpid;
+
+/// What a connection's reader hands over: a decoded message or a framing error.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    Message { version: u8, msg: Message },
+    Framing(FramerError),
+}
+
+/// A query: runs inside the core task with read access to everything.
+pub(crate) type Query = Box<dyn FnOnce(&View<'_>) + Send>;
+
+/// Everything the core task is told.
+pub(crate) enum ToCore {
+    Connected {
+        conn: ConnId,
+        peer: SocketAddr,
+        tx: mpsc::Sender<Vec<u8>>,
+        span: Span,
+    },
+    Inbound {
+        conn: ConnId,
+        items: Vec<Inbound>,
+    },
+    Closed {
+        conn: ConnId,
+        why: String,
+    },
+    Command {
+        command: Command,
+        span: Span,
+        reply: oneshot::Sender<Result<Done, ApiError>>,
+    },
+    Query(Query),
+    /// The requester of this trace id's subset gave up: remove it, installing or ready; the
+    /// answer lists the switches it was (being) installed on.
+    Cancel {
+        trace_id: u64,
+        span: Span,
+        reply: oneshot::Sender<Vec<Dpid>>,
+    },
+}
+
+/// A command's success, with what the API adds to the core's answer.
+#[derive(Debug)]
+pub(crate) enum Done {
+    Group {
+        info: GroupInfo,
+        created: bool,
+        version: u64,
+    },
+    GroupDeleted,
+    Subset(SubsetInfo),
+    SubsetDeleted,
+}
+
+/// What a pending request needs to finish its answer.
+#[derive(Debug)]
+pub(crate) enum PendingKind {
+    PutGroup {
+        name: String,
+        existed: Option<GroupInfo>,
+    },
+    DeleteGroup {
+        name: String,
+    },
+    CreateSubset {
+        members: Vec<IpAddr>,
+        lease_ms: u64,
+        trace_id: Option<u64>,
+    },
+    DeleteSubset,
+    /// The daemon's own removal of an abandoned subset.
+    Abandoned {
+        addr: IpAddr,
+    },
+}
+
+struct Pending {
+    reply: Option<oneshot::Sender<Result<Done, ApiError>>>,
+    span: Span,
+    kind: PendingKind,
+}
+
+struct ConnRec {
+    tx: mpsc::Sender<Vec<u8>>,
+    peer: SocketAddr,
+    span: Span,
+    dpid: Option<Dpid>,
+    /// Encoded messages not yet handed to the writer.
+    out: Vec<u8>,
+}
+
+/// Read access for queries.
+pub(crate) struct View<'a> {
+    pub ctl: &'a Controller,
+    versions: &'a BTreeMap<String, u64>,
+    conns: &'a BTreeMap<ConnId, ConnRec>,
+}
+
+impl View<'_> {
+    /// The membership version of a group (1 after its creation, +1 per member change).
+    pub fn version(&self, group: &str) -> u64 {
+        self.versions.get(group).copied().unwrap_or(1)
+    }
+
+    /// The address of the switch's newest connection.
+    pub fn peer(&self, dpid: Dpid) -> Option<SocketAddr> {
+        self.conns
+            .values()
+            .rev()
+            .find(|c| c.dpid == Some(dpid))
+            .map(|c| c.peer)
+    }
+}
+
+/// Inputs handled per turn before outputs are carried out (bounds the latency of a turn).
+const TURN_INPUTS: usize = 256;
+
+pub(crate) struct Driver {
+    ctl: Controller,
+    clock: Clock,
+    settings: Arc<Settings>,
+    rx: mpsc::Receiver<ToCore>,
+    shutdown: watch::Receiver<bool>,
+    persist: watch::Sender<Option<Arc<Snapshot>>>,
+    events: broadcast::Sender<Event>,
+    conns: BTreeMap<ConnId, ConnRec>,
+    dirty: Vec<ConnId>,
+    pending: BTreeMap<RequestId, Pending>,
+    next_req: u64,
+    versions: BTreeMap<String, u64>,
+}
+
+impl Driver {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        ctl: Controller,
+        clock: Clock,
+        settings: Arc<Settings>,
+        rx: mpsc::Receiver<ToCore>,
+        shutdown: watch::Receiver<bool>,
+        persist: watch::Sender<Option<Arc<Snapshot>>>,
+        events: broadcast::Sender<Event>,
+    ) -> Driver {
+        // Restored groups start at version 1 (versions are not part of the snapshot).
+        let versions = ctl.groups().into_iter().map(|g| (g.name, 1)).collect();
+        Driver {
+            ctl,
+            clock,
+            settings,
+            rx,
+            shutdown,
+            persist,
+            events,
+            conns: BTreeMap::new(),
+            dirty: Vec::new(),
+            pending: BTreeMap::new(),
+            next_req: 1,
+            versions,
+        }
+    }
+
+    /// Runs until shutdown is signalled or every sender is gone.
+    pub(crate) async fn run(mut self) {
+        enum Turn {
+            Stop,
+            Input(ToCore),
+            Timer,
+        }
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            self.carry_out();
+            let wake = self.ctl.poll_timeout().map(|t| self.clock.instant(t));
+            let turn = tokio::select! {
+                biased;
+                () = async { let _ = shutdown.wait_for(|s| *s).await; } => Turn::Stop,
+                m = self.rx.recv() => m.map_or(Turn::Stop, Turn::Input),
+                () = async {
+                    match wake {
+                        Some(w) => sleep_until(w).await,
+                        None => std::future::pending().await,
+                    }
+                } => Turn::Timer,
+            };
+            match turn {
+                Turn::Stop => break,
+                Turn::Input(m) => {
+                    self.on(m);
+                    for _ in 1..TURN_INPUTS {
+                        match self.rx.try_recv() {
+                            Ok(m) => self.on(m),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Turn::Timer => {
+                    let now = self.clock.now();
+                    self.ctl.handle(now, Input::Timer);
+                }
+            }
+        }
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        self.carry_out();
+        // Requests still waiting get an answer rather than a dropped connection.
+        for (_, p) in std::mem::take(&mut self.pending) {
+            if let Some(tx) = p.reply {
+                let _ = tx.send(Err(ApiError::Internal {
+                    reason: "tsmd is shutting down; the request did not finish".to_owned(),
+                }));
+            }
+        }
+        self.persist
+            .send_replace(Some(Arc::new(self.ctl.snapshot())));
+        let n = self.conns.len();
+        for (_, mut c) in std::mem::take(&mut self.conns) {
+            if !c.out.is_empty() {
+                let _ = c.tx.try_send(std::mem::take(&mut c.out));
+            }
+        }
+        info!(
+            connections = n,
+            "core stopped; connections closing, switches keep their rules"
+        );
+    }
+
+    fn on(&mut self, m: ToCore) {
+        let now = self.clock.now();
+        match m {
+            ToCore::Connected {
+                conn,
+                peer,
+                tx,
+                span,
+            } => {
+                span.in_scope(|| info!("switch connected"));
+                self.conns.insert(
+                    conn,
+                    ConnRec {
+                        tx,
+                        peer,
+                        span,
+                        dpid: None,
+                        out: Vec::new(),
+                    },
+                );
+                self.ctl.handle(now, Input::Connected { conn });
+            }
+            ToCore::Inbound { conn, items } => {
+                let Some(rec) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                let span = rec.span.clone();
+                let _g = span.enter();
+                for item in items {
+                    match item {
+                        Inbound::Message { version, msg } => {
+                            if let Body::FeaturesReply(f) = &msg.body {
+                                let dpid = Dpid(f.datapath_id.0);
+                                if rec.dpid.is_none() {
+                                    span.record("dpid", tracing::field::display(dpid));
+                                }
+                                rec.dpid = Some(dpid);
+                            }
+                            self.ctl.handle(now, Input::Message { conn, version, msg });
+                        }
+                        Inbound::Framing(error) => {
+                            warn!(%error, "unreadable OpenFlow message");
+                            self.ctl.handle(now, Input::Framing { conn, error });
+                        }
+                    }
+                }
+            }
+            ToCore::Closed { conn, why } => {
+                if let Some(rec) = self.conns.remove(&conn) {
+                    rec.span.in_scope(|| info!(%why, "connection closed"));
+                    self.ctl.handle(now, Input::Closed { conn });
+                }
+            }
+            ToCore::Command {
+                command,
+                span,
+                reply,
+            } => {
+                let kind = match &command {
+                    Command::PutGroup { name, .. } => PendingKind::PutGroup {
+                        name: name.clone(),
+                        existed: self.ctl.group(name),
+                    },
+                    Command::DeleteGroup { name } => {
+                        PendingKind::DeleteGroup { name: name.clone() }
+                    }
+                    Command::CreateSubset {
+                        members,
+                        lease,
+                        trace_id,
+                        ..
+                    } => PendingKind::CreateSubset {
+                        members: members.clone(),
+                        lease_ms: u64::try_from(lease.as_millis()).unwrap_or(u64::MAX),
+                        trace_id: *trace_id,
+                    },
+                    Command::DeleteSubset { .. } => PendingKind::DeleteSubset,
+                };
+                self.submit(now, command, span, Some(reply), kind);
+            }
+            ToCore::Query(f) => f(&View {
+                ctl: &self.ctl,
+                versions: &self.versions,
+                conns: &self.conns,
+            }),
+            ToCore::Cancel {
+                trace_id,
+                span,
+                reply,
+            } => {
+                let _g = span.enter();
+                let found = self
+                    .ctl
+                    .subsets()
+                    .into_iter()
+                    .find(|s| s.trace_id == trace_id);
+                let switches = match found {
+                    Some(s) => {
+                        warn!(trace_id = %format!("{trace_id:016x}"), addr = %s.addr, "requester gave up; removing the subset");
+                        self.abandon(now, s.addr);
+                        s.switches
+                    }
+                    None => Vec::new(),
+                };
+                let _ = reply.send(switches);
+            }
+        }
+    }
+
+    fn submit(
+        &mut self,
+        now: crate::time::Time,
+        command: Command,
+        span: Span,
+        reply: Option<oneshot::Sender<Result<Done, ApiError>>>,
+        kind: PendingKind,
+    ) {
+        let id = RequestId(self.next_req);
+        self.next_req += 1;
+        self.pending.insert(id, Pending { reply, span, kind });
+        self.ctl.handle(now, Input::Command { id, command });
+    }
+
+    fn abandon(&mut self, now: crate::time::Time, addr: IpAddr) {
+        self.submit(
+            now,
+            Command::DeleteSubset { addr },
+            Span::current(),
+            None,
+            PendingKind::Abandoned { addr },
+        );
+    }
+
+    /// Carries out every output; repeats while closing an overflowing connection makes more.
+    fn carry_out(&mut self) {
+        loop {
+            while let Some(o) = self.ctl.poll_output() {
+                self.output(o);
+            }
+            let overflow = self.flush();
+            if overflow.is_empty() {
+                break;
+            }
+            let now = self.clock.now();
+            for conn in overflow {
+                if let Some(rec) = self.conns.remove(&conn) {
+                    rec.span
+                        .in_scope(|| warn!("the switch is not reading; closing the connection"));
+                }
+                self.ctl.handle(now, Input::Closed { conn });
+            }
+        }
+    }
+
+    fn output(&mut self, o: Output) {
+        match o {
+            Output::Send { conn, msg } => {
+                let Some(rec) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                if rec.out.is_empty() {
+                    self.dirty.push(conn);
+                }
+                if let Err(e) = msg.encode_into(&mut rec.out) {
+                    rec.span.in_scope(
+                        || error!(error = %e, xid = msg.xid.0, "cannot encode a message of ours"),
+                    );
+                }
+            }
+            Output::Close { conn, reason } => {
+                if let Some(mut rec) = self.conns.remove(&conn) {
+                    rec.span
+                        .in_scope(|| info!(reason, "closing the connection"));
+                    if !rec.out.is_empty() {
+                        let _ = rec.tx.try_send(std::mem::take(&mut rec.out));
+                    }
+                    // Dropping the sender ends the writer after it wrote what is queued.
+                }
+            }
+            Output::Completed { id, result } => self.complete(id, result),
+            Output::Event(e) => {
+                self.log_event(&e);
+                // Nobody subscribed is fine.
+                let _ = self.events.send(e);
+            }
+            Output::Persist(s) => {
+                self.persist.send_replace(Some(Arc::from(s)));
+            }
+        }
+    }
+
+    /// Hands every connection's buffered bytes to its writer; returns the connections whose
+    /// queue is full.
+    fn flush(&mut self) -> Vec<ConnId> {
+        let mut overflow = Vec::new();
+        for conn in std::mem::take(&mut self.dirty) {
+            let Some(rec) = self.conns.get_mut(&conn) else {
+                continue;
+            };
+            if rec.out.is_empty() {
+                continue;
+            }
+            let buf = std::mem::take(&mut rec.out);
+            match rec.tx.try_send(buf) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => overflow.push(conn),
+                // The writer ended (write error): the reader reports the close.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        overflow
+    }
+
+    fn complete(&mut self, id: RequestId, result: Result<Reply, crate::command::CommandError>) {
+        let Some(p) = self.pending.remove(&id) else {
+            return;
+        };
+        let _g = p.span.enter();
+        let answer = match result {
+            Ok(reply) => Ok(self.done(&p.kind, reply)),
+            Err(e) => {
+                let a = api_error(e, &p.kind, &self.ctl, &self.settings);
+                if a.status().is_server_error() {
+                    warn!(error = %a, "request failed");
+                } else {
+                    info!(error = %a, "request refused");
+                }
+                Err(a)
+            }
+        };
+        match (&p.kind, &answer) {
+            (PendingKind::Abandoned { addr }, r) => {
+                debug!(%addr, ok = r.is_ok(), "abandoned subset removed");
+            }
+            (_, Ok(Done::Subset(s))) => {
+                info!(addr = %s.addr, switches = s.switches.len(), "subset ready");
+            }
+            (k, Ok(_)) => debug!(?k, "request done"),
+            _ => {}
+        }
+        if let Some(tx) = p.reply {
+            if let Err(Ok(Done::Subset(s))) = tx.send(answer) {
+                warn!(addr = %s.addr, "the requester is gone; removing the subset it cannot use");
+                let now = self.clock.now();
+                self.abandon(now, s.addr);
+            }
+        }
+    }
+
+    fn done(&mut self, kind: &PendingKind, reply: Reply) -> Done {
+        match (kind, reply) {
+            (PendingKind::PutGroup { name, existed }, Reply::Group(info)) => {
+                let (created, version) = match existed {
+                    None => (true, 1),
+                    Some(old) => {
+                        let v = self.versions.get(name).copied().unwrap_or(1);
+                        (
+                            false,
+                            if old.members != info.members {
+                                v + 1
+                            } else {
+                                v
+                            },
+                        )
+                    }
+                };
+                self.versions.insert(name.clone(), version);
+                Done::Group {
+                    info,
+                    created,
+                    version,
+                }
+            }
+            (PendingKind::DeleteGroup { name }, Reply::GroupDeleted { .. }) => {
+                self.versions.remove(name);
+                Done::GroupDeleted
+            }
+            (_, Reply::Subset(s)) => Done::Subset(s),
+            (_, Reply::SubsetDeleted { .. }) => Done::SubsetDeleted,
+            (_, Reply::Group(info)) => Done::Group {
+                version: self.versions.get(&info.name).copied().unwrap_or(1),
+                info,
+                created: false,
+            },
+            (_, Reply::GroupDeleted { .. }) => Done::GroupDeleted,
+        }
+    }
+
+    fn span_of(&self, dpid: Dpid) -> Span {
+        self.conns
+            .values()
+            .rev()
+            .find(|c| c.dpid == Some(dpid))
+            .map_or_else(Span::current, |c| c.span.clone())
+    }
+
+    fn log_event(&self, e: &Event) {
+        let seq = e.seq;
+        match &e.kind {
+            EventKind::Restored => info!(seq, "state restored"),
+            EventKind::SwitchUp { dpid, reconciled } => self.span_of(*dpid).in_scope(|| {
+                info!(
+                    seq,
+                    flows_added = reconciled.flows_added,
+                    flows_replaced = reconciled.flows_replaced,
+                    flows_deleted = reconciled.flows_deleted,
+                    flows_kept = reconciled.flows_kept,
+                    groups_added = reconciled.groups_added,
+                    groups_modified = reconciled.groups_modified,
+                    groups_deleted = reconciled.groups_deleted,
+                    groups_kept = reconciled.groups_kept,
+                    "switch ready (reconciled)"
+                )
+            }),
+            EventKind::SwitchDown { dpid, reason } => self
+                .span_of(*dpid)
+                .in_scope(|| warn!(seq, %dpid, reason, "switch down")),
+            EventKind::PortUp { at } => debug!(seq, %at, "port up"),
+            EventKind::PortDown { at } => info!(seq, %at, "port down"),
+            EventKind::LinkUp { link } => info!(seq, a = %link.a, b = %link.b, "link up"),
+            EventKind::LinkDown { link } => warn!(seq, a = %link.a, b = %link.b, "link down"),
+            EventKind::HostAdded { mac, at, ips } => {
+                info!(seq, %mac, %at, ips = ?ips, "host learned")
+            }
+            EventKind::HostMoved { mac, from, to } => info!(seq, %mac, %from, %to, "host moved"),
+            EventKind::HostAddrs { mac, ips } => debug!(seq, %mac, ips = ?ips, "host addresses"),
+            EventKind::HostRemoved { mac } => info!(seq, %mac, "host removed"),
+            EventKind::GroupPut {
+                name,
+                addr,
+                members,
+            } => info!(seq, group = %name, %addr, members = members.len(), "group put"),
+            EventKind::GroupDeleted { name } => info!(seq, group = %name, "group deleted"),
+            EventKind::SubsetReady {
+                addr,
+                group,
+                trace_id,
+            } => debug!(seq, %addr, %group, trace_id = %format!("{trace_id:016x}"), "subset ready"),
+            EventKind::SubsetRemoved { addr, reason } => {
+                info!(seq, %addr, ?reason, "subset removed")
+            }
+            EventKind::SubsetRerouted { addr } => info!(seq, %addr, "subset rerouted"),
+            EventKind::SubsetDegraded { addr, why } => warn!(seq, %addr, %why, "subset degraded"),
+            EventKind::SwitchError { dpid, code } => self
+                .span_of(*dpid)
+                .in_scope(|| warn!(seq, %code, "switch refused a message")),
+        }
+    }
+}
+
+/// Whether a subset is ready (the API shows only ready ones).
+pub(crate) fn is_ready(s: &SubsetInfo) -> bool {
+    s.state == SubsetState::Ready
+}

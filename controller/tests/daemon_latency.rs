@@ -1,0 +1,207 @@
+//! A measurement, not run by default: the latency of `POST /v1/groups/{name}/subsets` until
+//! ready through the whole daemon (HTTP, the core task, OpenFlow to every switch of the plan,
+//! every barrier reply back), against the raw floor: the same group add + barrier + flow add
+//! + barrier per switch, sent by a minimal client over persistent connections to the same
+//! switch-sim switches. 3-member subsets, members on 3 different leaves of a leaf-spine.
+//!
+//! ```sh
+//! cargo test --release -p controller --test daemon_latency -- --ignored --nocapture
+//! TSMD_LATENCY_N=5000 cargo test --release ...    # more requests
+//! ```
+#![cfg(feature = "daemon")]
+#![allow(clippy::unwrap_used)]
+
+mod daemon_common;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use api::{GroupName, GroupSpec, SubsetRequest};
+use controller::rules::{group_add, group_delete, Rule};
+use daemon_common::{settings, Fabric, Spec, TestDaemon};
+use openflow::{Body, Framer, GroupId, Hello, Message, PortNo, Xid};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// One persistent raw OpenFlow connection to a switch's passive listener.
+struct Raw {
+    stream: TcpStream,
+    framer: Framer,
+    xid: u32,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    async fn connect(addr: SocketAddr) -> Raw {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let hello = Message::new(Xid(1), Body::Hello(Hello::ofp13()));
+        stream.write_all(&hello.encode().unwrap()).await.unwrap();
+        Raw {
+            stream,
+            framer: Framer::new(),
+            xid: 10,
+            buf: vec![0; 65536],
+        }
+    }
+
+    /// Sends `bodies` in one write; returns the xid of the last.
+    async fn send(&mut self, bodies: Vec<Body>) -> Xid {
+        let mut out = Vec::new();
+        for b in bodies {
+            self.xid += 1;
+            Message::new(Xid(self.xid), b)
+                .encode_into(&mut out)
+                .unwrap();
+        }
+        self.stream.write_all(&out).await.unwrap();
+        Xid(self.xid)
+    }
+
+    /// Waits for the barrier reply with `xid`; an error before it is a failure.
+    async fn barrier(&mut self, xid: Xid) {
+        loop {
+            while let Some(m) = self.framer.next_message() {
+                let m = m.unwrap();
+                match m.body {
+                    Body::BarrierReply if m.xid == xid => return,
+                    Body::Error(e) => panic!("switch refused: {e:?}"),
+                    _ => {}
+                }
+            }
+            let n = self.stream.read(&mut self.buf).await.unwrap();
+            assert!(n > 0);
+            self.framer.extend(&self.buf[..n]);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run with --ignored --nocapture (in release)"]
+async fn subset_latency_against_the_raw_floor() {
+    let n: usize = std::env::var("TSMD_LATENCY_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = TestDaemon::start(settings(dir.path())).await;
+    let of = d.of_addr();
+    let spec = Spec {
+        spines: 2,
+        leaves: 4,
+        hosts_per_leaf: 2,
+    };
+    let f = Fabric::leaf_spine(&spec, |_| format!("tcp:{of}"), |_, b| b);
+    f.wait_discovered(&d.client).await;
+    let c = d.client.clone();
+    let g: GroupName = "bench".parse().unwrap();
+    let all: Vec<IpAddr> = f.hosts.iter().map(|h| IpAddr::V4(h.ip)).collect();
+    c.put_group(
+        &g,
+        &GroupSpec {
+            address: "239.5.5.5".parse().unwrap(),
+            members: all.clone(),
+        },
+    )
+    .await
+    .unwrap();
+
+    // Through tsmd: 3 members on 3 different leaves (hosts 2k, 2k+1 sit on leaf k).
+    let mut daemon = Vec::with_capacity(n);
+    let mut switches = Vec::new();
+    for i in 0..n {
+        let leaves = [i % 4, (i + 1) % 4, (i + 2) % 4];
+        let members: Vec<IpAddr> = leaves.iter().map(|l| all[2 * l + (i / 4) % 2]).collect();
+        let t = Instant::now();
+        let s = c
+            .create_subset(
+                &g,
+                &SubsetRequest {
+                    members,
+                    lease_ms: 60_000,
+                },
+            )
+            .await
+            .unwrap();
+        daemon.push(t.elapsed());
+        switches = s.switches.iter().map(|d| d.0).collect::<Vec<u64>>();
+        c.delete_subset(s.address).await.unwrap();
+    }
+
+    // The floor: the same messages to the same switches, persistent connections, no HTTP,
+    // no controller.
+    let mut raws = Vec::new();
+    for dpid in &switches {
+        raws.push(Raw::connect(f.listen_addr(*dpid)).await);
+    }
+    let mut floor = Vec::with_capacity(n);
+    for i in 0..n {
+        let dst = IpAddr::V4(Ipv4Addr::new(239, 200, (i >> 8) as u8, i as u8));
+        let rule = Rule::new(
+            dst,
+            0x7473_6d00_0000_1000 + i as u64,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        let gid = GroupId(0x5454_0000);
+        let t = Instant::now();
+        let mut xids = Vec::new();
+        for r in &mut raws {
+            let bodies = vec![
+                Body::GroupMod(group_add(gid, &[PortNo(1), PortNo(2)])),
+                Body::BarrierRequest,
+                Body::FlowMod(rule.flow_add(gid)),
+                Body::BarrierRequest,
+            ];
+            xids.push(r.send(bodies).await);
+        }
+        for (r, x) in raws.iter_mut().zip(xids) {
+            r.barrier(x).await;
+        }
+        floor.push(t.elapsed());
+        for r in &mut raws {
+            let x = r
+                .send(vec![
+                    Body::FlowMod(rule.flow_delete()),
+                    Body::BarrierRequest,
+                    Body::GroupMod(group_delete(gid)),
+                    Body::BarrierRequest,
+                ])
+                .await;
+            r.barrier(x).await;
+        }
+    }
+    daemon.sort();
+    floor.sort();
+    let (d50, d99) = (percentile(&daemon, 0.5), percentile(&daemon, 0.99));
+    let (f50, f99) = (percentile(&floor, 0.5), percentile(&floor, 0.99));
+    println!(
+        "{n} subsets of 3 members on 3 leaves, {} switches per install (switch-sim, loopback TCP)",
+        switches.len()
+    );
+    println!(
+        "  tsmd POST until ready: p50 {:.0} µs  p99 {:.0} µs",
+        us(d50),
+        us(d99)
+    );
+    println!(
+        "  raw floor (group+barrier+flow+barrier): p50 {:.0} µs  p99 {:.0} µs",
+        us(f50),
+        us(f99)
+    );
+    println!(
+        "  ratio: p50 {:.2}x  p99 {:.2}x",
+        us(d50) / us(f50),
+        us(d99) / us(f99)
+    );
+    d.stop().await;
+}
