@@ -13,10 +13,14 @@
 //!   roles, asynchronous messages), [`ports`] on real interfaces (pnet, veth) or in memory,
 //!   and flow timeouts on tokio's clock. The `switch-sim` binary runs one from the command
 //!   line.
+//! - [`bier`]: BIER in the pipeline: our OpenFlow experimenter extension's control plane
+//!   (BIFTs, BFR-ids, BIER→TSM caching) and the RFC 8279 / RFC 8296 / RFC 9262 data plane
+//!   (`bier_encap`, `bier_forward`, `bier_decap`), with counters.
 //! - [`netns`]: network namespaces and veth pairs for tests and benchmarks that run switches
 //!   on real interfaces (needs root).
 
 pub mod agent;
+pub mod bier;
 pub mod netns;
 pub mod packet;
 pub mod pipeline;

@@ -110,6 +110,11 @@ pub struct Config {
     pub sw_desc: String,
     pub serial_num: String,
     pub dp_desc: String,
+    /// BIER (our experimenter extension, `drafts/bier-openflow.md`): `Some` makes the switch
+    /// a BFR that answers the capability request with these limits; `None` answers our
+    /// messages and actions `OFPBRC_BAD_EXPERIMENTER` / `OFPBAC_BAD_EXPERIMENTER`, as Open
+    /// vSwitch does.
+    pub bier: Option<crate::bier::BierConfig>,
 }
 
 impl Default for Config {
@@ -125,6 +130,7 @@ impl Default for Config {
             sw_desc: env!("CARGO_PKG_VERSION").into(),
             serial_num: "0".into(),
             dp_desc: "switch-sim pipeline".into(),
+            bier: Some(crate::bier::BierConfig::default()),
         }
     }
 }
@@ -215,6 +221,8 @@ pub struct Pipeline {
     drops: DropCounters,
     out: VecDeque<Message>,
     transmit: VecDeque<(PortNo, Vec<u8>)>,
+    /// BIER tables, BFR-ids, staged transactions, TSM cache and counters (`crate::bier`).
+    pub(crate) bier: Option<Box<crate::bier::BierState>>,
 }
 
 /// The async configuration a master controller starts with (OF1.3.5 §7.3.10, table 13: no
@@ -233,6 +241,10 @@ impl Pipeline {
     /// table-miss entry yet).
     pub fn new(config: Config) -> Pipeline {
         let n = usize::from(config.n_tables.clamp(1, 254));
+        let bier = config
+            .bier
+            .clone()
+            .map(|c| Box::new(crate::bier::BierState::new(c)));
         Pipeline {
             config,
             tables: (0..n).map(|_| Table::default()).collect(),
@@ -248,6 +260,7 @@ impl Pipeline {
             drops: DropCounters::default(),
             out: VecDeque::new(),
             transmit: VecDeque::new(),
+            bier,
         }
     }
 
@@ -393,6 +406,13 @@ impl Pipeline {
     /// Handles one message from the controller. Replies, errors and asynchronous messages are
     /// queued for `poll_output`; packets a PACKET_OUT sends are queued for `poll_transmit`.
     pub fn handle_message(&mut self, now: Time, msg: &Message) {
+        self.handle_message_on(now, 0, msg);
+    }
+
+    /// `handle_message` for a message that came on OpenFlow channel `channel` (any number the
+    /// caller keeps unique per connection): BIER BIFT_MOD transactions are staged per channel
+    /// (draft §6.2); see [`close_channel`](Self::close_channel).
+    pub fn handle_message_on(&mut self, now: Time, channel: u64, msg: &Message) {
         let xid = msg.xid;
         let result: Result<(), ErrorCode> = match &msg.body {
             Body::FlowMod(fm) => self.flow_mod(now, fm),
@@ -451,6 +471,12 @@ impl Pipeline {
             Body::MeterMod(_) => Ok(()),
             Body::QueueGetConfigRequest(q) => self.queue_config(xid, q),
             Body::Hello(_) | Body::EchoReply(_) | Body::Error(_) => Ok(()),
+            Body::Experimenter(e)
+                if e.experimenter == openflow::ext::bier::EXPERIMENTER_ID
+                    && self.bier.is_some() =>
+            {
+                self.bier_message(now, channel, msg, e)
+            }
             Body::Experimenter(_) => Err(BadRequestCode::BadExperimenter.into()),
             _ => Err(BadRequestCode::BadType.into()),
         };
@@ -461,6 +487,28 @@ impl Pipeline {
 
     fn reply(&mut self, xid: Xid, body: Body) {
         self.out.push_back(Message { xid, body });
+    }
+
+    /// Queues a message for `poll_output` (BIER replies and TSM_EVENTs).
+    pub(crate) fn queue_output(&mut self, m: Message) {
+        self.out.push_back(m);
+    }
+
+    /// An OpenFlow channel closed: drops the BIER transactions it staged (draft §6.2).
+    pub fn close_channel(&mut self, channel: u64) {
+        if let Some(b) = self.bier.as_deref_mut() {
+            b.txns.remove(&channel);
+        }
+    }
+
+    /// The BIER state (`None` when `Config::bier` is `None`).
+    pub fn bier(&self) -> Option<&crate::bier::BierState> {
+        self.bier.as_deref()
+    }
+
+    /// The BIER counters (`None` when `Config::bier` is `None`).
+    pub fn bier_counters(&self) -> Option<&crate::bier::BierCounters> {
+        self.bier.as_deref().map(|b| b.counters())
     }
 
     fn error(&mut self, msg: &Message, code: ErrorCode) {
@@ -480,15 +528,22 @@ impl Pipeline {
         self.transmit.pop_front()
     }
 
-    /// The earliest time at which a flow may expire (call `handle_timeout` then).
+    /// The earliest time at which a flow (or a BIER→TSM local group) may expire (call
+    /// `handle_timeout` then).
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.deadlines.first().map(|(t, _)| *t)
+        let flows = self.deadlines.first().map(|(t, _)| *t);
+        match (flows, self.bier_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Expires the flows whose idle or hard timeout has passed at `now`, queuing FLOW_REMOVED
-    /// for those with `OFPFF_SEND_FLOW_REM`.
+    /// for those with `OFPFF_SEND_FLOW_REM`, and the BIER→TSM local groups idle since
+    /// `idle_timeout_ms` (TSM_EVENT REMOVED).
     pub fn handle_timeout(&mut self, now: Time) {
         self.expire(now);
+        self.bier_expire(now);
     }
 
     fn features(&self) -> SwitchFeatures {
@@ -610,6 +665,11 @@ impl Pipeline {
     /// Number of groups.
     pub fn group_count(&self) -> usize {
         self.groups.len()
+    }
+
+    /// Whether group `id` exists.
+    pub fn has_group(&self, id: u32) -> bool {
+        self.groups.contains_key(&id)
     }
 
     pub(crate) fn flow(&self, id: u32) -> Option<&FlowEntry> {

@@ -300,6 +300,8 @@ pub struct Counters {
     /// Flow entries in all tables, and groups.
     pub flows: usize,
     pub groups: usize,
+    /// BIER counters (`None` when the pipeline has no BIER).
+    pub bier: Option<crate::bier::BierCounters>,
     /// Asynchronous messages not delivered because a controller's queue was full.
     pub async_dropped: u64,
     /// The master election's newest generation id.

@@ -60,6 +60,8 @@ pub enum DropReason {
     ChainTooDeep,
     /// A PACKET_IN the async configuration or the port's `OFPPC_NO_PACKET_IN` turned off.
     PacketInSuppressed,
+    /// A BIER action dropped the packet, or part of it (`crate::bier`).
+    Bier(crate::bier::BierDrop),
 }
 
 /// Where a packet went.
@@ -90,7 +92,7 @@ impl Processed {
 }
 
 /// A counter a packet touched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Hit {
     Rx(PortNo, u64),
     RxDrop(PortNo),
@@ -103,6 +105,8 @@ pub(crate) enum Hit {
     NormalOrLocal,
     TableMiss,
     InvalidTtl,
+    /// BIER counters and the BIER→TSM cache.
+    Bier(crate::bier::dataplane::BierHit),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -394,6 +398,11 @@ impl<'p> Run<'p> {
             Action::DecMplsTtl => return self.ttl(pkt, origin, edit::dec_mpls_ttl),
             // Queues are not modelled; the packet goes out as if on the default queue.
             Action::SetQueue(_) => {}
+            Action::Experimenter { experimenter, data }
+                if *experimenter == openflow::ext::bier::EXPERIMENTER_ID =>
+            {
+                return self.bier(pkt, data, origin, depth)
+            }
             _ => {}
         }
         Flow::Go
@@ -436,7 +445,71 @@ impl<'p> Run<'p> {
         }
     }
 
+    /// Runs one of our BIER actions (`crate::bier::dataplane`).
+    fn bier(&mut self, pkt: &mut Pkt<'_>, data: &[u8], o: &Origin, depth: u8) -> Flow {
+        use crate::bier::dataplane::{run_action, Outcome, Send};
+        use crate::bier::BierDrop;
+        let p = self.p;
+        let Some(state) = p.bier.as_deref() else {
+            self.drop(DropReason::Bier(BierDrop::Disabled));
+            return Flow::Stop;
+        };
+        pkt.refresh();
+        let exists = |g: u32| p.groups.contains_key(&g);
+        match run_action(state, data, &pkt.data, &pkt.key, &exists) {
+            Outcome::Rewritten(frame, hit) => {
+                pkt.data = Cow::Owned(frame);
+                pkt.dirty = true;
+                self.hits.push(Hit::Bier(hit));
+                Flow::Go
+            }
+            Outcome::Dropped(d) => {
+                self.hits
+                    .push(Hit::Bier(crate::bier::dataplane::BierHit::Drop(d, 1)));
+                self.drop(DropReason::Bier(d));
+                Flow::Stop
+            }
+            Outcome::Forwarded(v) => {
+                self.hits.extend(v.hits.into_iter().map(Hit::Bier));
+                self.out
+                    .drops
+                    .extend(v.drops.into_iter().map(DropReason::Bier));
+                if let Some(g) = v.group {
+                    self.group(pkt, g, o, depth);
+                }
+                for s in v.sends {
+                    match s {
+                        Send::Copy(port, f) | Send::Deliver(port, f) => {
+                            self.emit_bytes(port, f);
+                        }
+                        Send::Controller(f) => {
+                            let copy = Pkt {
+                                data: Cow::Owned(f),
+                                key: pkt.key,
+                                lay: pkt.lay,
+                                dirty: true,
+                            };
+                            self.packet_in(
+                                &copy,
+                                PacketInReason::Action,
+                                CONTROLLER_MAX_LEN_NO_BUFFER,
+                                o,
+                            );
+                        }
+                    }
+                }
+                // The packet is consumed: copies leave directly by their ports (draft §10.3).
+                Flow::Stop
+            }
+        }
+    }
+
     fn emit(&mut self, pkt: &Pkt<'_>, port: PortNo) {
+        self.emit_bytes(port, pkt.data.to_vec());
+    }
+
+    fn emit_bytes(&mut self, port: PortNo, data: Vec<u8>) {
+        let len = data.len() as u64;
         let Some(e) = self.p.ports.get(&port.0) else {
             self.drop(DropReason::NoSuchPort(port));
             return;
@@ -451,8 +524,8 @@ impl<'p> Run<'p> {
             self.drop(DropReason::NoForward(port));
             return;
         }
-        self.hits.push(Hit::Tx(port, pkt.len()));
-        self.out.outputs.push((port, pkt.data.to_vec()));
+        self.hits.push(Hit::Tx(port, len));
+        self.out.outputs.push((port, data));
     }
 
     fn packet_in(&mut self, pkt: &Pkt<'_>, reason: PacketInReason, max_len: u16, o: &Origin) {
@@ -628,6 +701,7 @@ impl Pipeline {
                 Hit::NormalOrLocal => self.drops.normal_or_local += 1,
                 Hit::TableMiss => self.drops.table_miss += 1,
                 Hit::InvalidTtl => self.drops.invalid_ttl += 1,
+                Hit::Bier(ref b) => self.bier_hit(now, b),
             }
         }
     }

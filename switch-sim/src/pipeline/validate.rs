@@ -150,6 +150,10 @@ impl Pipeline {
         }
         // Actions are checked in execution order: apply-actions first, then the action set
         // from the state they leave.
+        // BIER actions run in apply-actions only: the action set has no place for them.
+        if self.bier.is_some() && prog.write.iter().any(crate::bier::dataplane::is_ours) {
+            return Err(BadActionCode::UnsupportedOrder.into());
+        }
         let mut k = known;
         self.check_actions(&prog.apply, Site::Flow, Some(&mut k))?;
         self.check_actions(&prog.write, Site::Flow, Some(&mut k))?;
@@ -171,6 +175,9 @@ impl Pipeline {
     ) -> Result<(), ErrorCode> {
         for a in actions {
             self.check_action(a, site, known.as_deref_mut())?;
+        }
+        if self.bier.is_some() {
+            crate::bier::dataplane::check_order(actions)?;
         }
         Ok(())
     }
@@ -234,7 +241,26 @@ impl Pipeline {
             }
             Action::CopyTtlIn | Action::CopyTtlOut | Action::SetQueue(_) => {}
             Action::SetField(oxm) => check_set_field(oxm, known)?,
-            Action::Experimenter { .. } => return Err(BadActionCode::BadExperimenter.into()),
+            Action::Experimenter { experimenter, data } => match self.bier.as_deref() {
+                Some(b) if *experimenter == openflow::ext::bier::EXPERIMENTER_ID => {
+                    let a = crate::bier::dataplane::check_action(b.config(), data)?;
+                    if let Some(k) = known {
+                        // What later actions may rely on: the EtherType changes.
+                        match a {
+                            openflow::ext::bier::BierAction::Encap(_) => {
+                                k.eth_type = Some(bier::ETHERTYPE_BIER);
+                                k.ip_proto = None;
+                            }
+                            openflow::ext::bier::BierAction::Decap => {
+                                k.eth_type = None;
+                                k.ip_proto = None;
+                            }
+                            openflow::ext::bier::BierAction::Forward => {}
+                        }
+                    }
+                }
+                _ => return Err(BadActionCode::BadExperimenter.into()),
+            },
             _ => return Err(BadActionCode::BadType.into()),
         }
         Ok(())

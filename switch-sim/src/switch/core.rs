@@ -448,6 +448,8 @@ impl Core {
                 if let Some(c) = self.conns.remove(&id) {
                     debug!(peer = %c.peer, %reason, "connection removed; tables kept");
                 }
+                // BIER transactions it staged and never committed are dropped (draft §6.2).
+                self.pipeline.close_channel(id.0);
             }
             CoreInput::Carrier { port, up } => {
                 let dead = self
@@ -506,7 +508,7 @@ impl Core {
             }
             _ => {
                 let now = self.now();
-                self.pipeline.handle_message(now, &msg);
+                self.pipeline.handle_message_on(now, id.0, &msg);
                 self.flush_pipeline(Some(id));
             }
         }
@@ -518,6 +520,9 @@ impl Core {
         while let Some(m) = self.pipeline.poll_output() {
             match (&m.body, requester) {
                 (Body::PacketIn(_) | Body::FlowRemoved(_) | Body::PortStatus(_), _) => {
+                    self.dispatch_async(&m)
+                }
+                (Body::Experimenter(e), _) if crate::bier::is_tsm_event(e) => {
                     self.dispatch_async(&m)
                 }
                 (_, Some(id)) => self.send_to(id, m),
@@ -588,6 +593,7 @@ impl Core {
             pipeline_drops: self.pipeline.drop_counters(),
             flows,
             groups: self.pipeline.group_count(),
+            bier: self.pipeline.bier_counters().cloned(),
             async_dropped: self.async_dropped,
             generation_id: self.election.generation(),
         }

@@ -19,6 +19,8 @@ pub(crate) fn denied_to_slave(body: &Body) -> bool {
         | Body::TableMod(_)
         | Body::MeterMod(_)
         | Body::SetConfig(_) => true,
+        // Our BIER messages that change state (draft §4).
+        Body::Experimenter(e) => crate::bier::is_state_changing(e),
         // A TABLE_FEATURES request with a body sets the tables (§7.3.5.18).
         Body::MultipartRequest(r) => {
             matches!(&r.body, MultipartRequestBody::TableFeatures(t) if !t.is_empty())
