@@ -16,6 +16,7 @@
 //!
 //! Everything in the core is deterministic: no clock, no I/O, no hash-map order in any output.
 
+pub mod bier_plane;
 pub mod command;
 #[cfg(feature = "daemon")]
 pub mod daemon;

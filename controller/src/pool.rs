@@ -83,11 +83,19 @@ impl AddrRange {
 }
 
 /// The pool: an optional range per family and the addresses in use.
+///
+/// Allocation goes round the range (the next free address after the last one handed out), so
+/// a freed address comes back only after the rest of the range: a switch may still hold a
+/// cached datapath flow for a just-removed subset for a few milliseconds after the barrier
+/// (NOTES: OVS revalidation), and an immediate reuse could meet it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AddrPool {
     v4: Option<AddrRange>,
     v6: Option<AddrRange>,
     used: BTreeSet<IpAddr>,
+    /// Per family, where the next search starts.
+    next_v4: u128,
+    next_v6: u128,
 }
 
 impl AddrPool {
@@ -96,7 +104,37 @@ impl AddrPool {
             v4,
             v6,
             used: BTreeSet::new(),
+            next_v4: 0,
+            next_v6: 0,
         }
+    }
+
+    fn cursor(&mut self, v6: bool) -> &mut u128 {
+        if v6 {
+            &mut self.next_v6
+        } else {
+            &mut self.next_v4
+        }
+    }
+
+    /// The lowest free number in `lo..=hi`, if any.
+    fn first_free(&self, v6: bool, lo: u128, hi: u128) -> Option<u128> {
+        if lo > hi {
+            return None;
+        }
+        let mut cand = lo;
+        for u in self.used.range(addr_of(v6, lo)..=addr_of(v6, hi)) {
+            let n = num(*u);
+            if n == cand {
+                if cand == hi {
+                    return None;
+                }
+                cand += 1;
+            } else if n > cand {
+                break;
+            }
+        }
+        Some(cand)
     }
 
     /// The range for addresses of the family of `like`.
@@ -117,33 +155,33 @@ impl AddrPool {
         self.used.contains(&a)
     }
 
-    /// The lowest free address of the family of `like`, now in use; `None` when the family
-    /// has no range or the range is exhausted.
+    /// The next free address of the family of `like` after the last one handed out (going
+    /// round the range), now in use; `None` when the family has no range or the range is
+    /// exhausted.
     pub fn alloc(&mut self, like: IpAddr) -> Option<IpAddr> {
         let r = self.range_for(like)?;
         let v6 = r.first.is_ipv6();
-        let mut cand = num(r.first);
-        let last = num(r.last);
-        for u in self.used.range(r.first..=r.last) {
-            let n = num(*u);
-            if n == cand {
-                if cand == last {
-                    return None;
-                }
-                cand += 1;
-            } else if n > cand {
-                break;
-            }
-        }
-        let a = addr_of(v6, cand);
+        let (first, last) = (num(r.first), num(r.last));
+        let start = (*self.cursor(v6)).clamp(first, last);
+        let n = self
+            .first_free(v6, start, last)
+            .or_else(|| self.first_free(v6, first, start.checked_sub(1)?))?;
+        let a = addr_of(v6, n);
         self.used.insert(a);
+        *self.cursor(v6) = if n == last { first } else { n + 1 };
         Some(a)
     }
 
     /// Marks `a` as in use (restoring a snapshot). False when it is outside the ranges or
     /// already in use.
     pub fn reserve(&mut self, a: IpAddr) -> bool {
-        self.contains(a) && self.used.insert(a)
+        if !(self.contains(a) && self.used.insert(a)) {
+            return false;
+        }
+        // Restored addresses were handed out before: continue after the highest of them.
+        let cur = self.cursor(a.is_ipv6());
+        *cur = (*cur).max(num(a) + 1);
+        true
     }
 
     /// Gives `a` back.
@@ -166,7 +204,7 @@ mod tests {
     }
 
     #[test]
-    fn lowest_free_first_and_exhaustion() {
+    fn round_robin_and_exhaustion() {
         let r = AddrRange::new(ip("239.1.0.254"), ip("239.1.1.1")).unwrap();
         assert_eq!(r.len(), 4);
         let mut p = AddrPool::new(Some(r), None);
@@ -174,11 +212,27 @@ mod tests {
         assert_eq!(p.alloc(ip("239.0.0.1")), Some(ip("239.1.0.255")));
         assert_eq!(p.alloc(ip("239.0.0.1")), Some(ip("239.1.1.0")));
         p.release(ip("239.1.0.255"));
-        assert_eq!(p.alloc(ip("239.0.0.1")), Some(ip("239.1.0.255")));
+        // A freed address comes back only after the rest of the range.
         assert_eq!(p.alloc(ip("239.0.0.1")), Some(ip("239.1.1.1")));
+        assert_eq!(p.alloc(ip("239.0.0.1")), Some(ip("239.1.0.255")));
         assert_eq!(p.alloc(ip("239.0.0.1")), None, "exhausted");
+        p.release(ip("239.1.0.254"));
+        p.release(ip("239.1.1.1"));
+        assert_eq!(
+            p.alloc(ip("239.0.0.1")),
+            Some(ip("239.1.1.1")),
+            "after the last handed out"
+        );
+        assert_eq!(p.alloc(ip("239.0.0.1")), Some(ip("239.1.0.254")), "wraps");
         assert_eq!(p.alloc(ip("ff3e::1")), None, "no IPv6 range");
         assert!(!p.reserve(ip("239.1.1.1")), "in use");
+        let mut q = AddrPool::new(Some(r), None);
+        assert!(q.reserve(ip("239.1.1.0")));
+        assert_eq!(
+            q.alloc(ip("239.0.0.1")),
+            Some(ip("239.1.1.1")),
+            "continues after restored"
+        );
         assert!(!p.reserve(ip("239.2.0.0")), "outside");
     }
 

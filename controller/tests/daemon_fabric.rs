@@ -278,7 +278,8 @@ async fn leases_expire_on_time_and_leave_nothing() {
         .await
         .unwrap();
     assert_eq!(inst.len(), 5);
-    // The address went back to the pool: the next subset gets it again (lowest free first).
+    // The address went back to the pool, but a freed address comes back only after the rest
+    // of the range (a switch may still cache a datapath flow for it for a few ms).
     let s2 = c
         .create_subset(
             &g,
@@ -289,7 +290,7 @@ async fn leases_expire_on_time_and_leave_nothing() {
         )
         .await
         .unwrap();
-    assert_eq!(s2.address, addr);
+    assert_ne!(s2.address, addr);
     f.check_delivery("h5", s2.address, &names(&["h2"]))
         .await
         .unwrap();

@@ -15,6 +15,7 @@
 //! outright are reaped by the next test process (see [`netns::reap_stale`]).
 
 pub(crate) mod cmd;
+pub mod e2e;
 pub mod error;
 pub mod netns;
 pub mod ovs;
