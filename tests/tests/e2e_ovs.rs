@@ -134,6 +134,9 @@ fn scenario(spec: TopologySpec) {
     expiry_and_delete(&e, &mut rng, &members, &hosts, seed);
 }
 
+/// How soon after a removal the data plane must have stopped delivering.
+const REMOVAL_BOUND: Duration = Duration::from_millis(500);
+
 /// A short lease and a DELETE: exact while live, nobody afterwards.
 fn expiry_and_delete(e: &E2e, rng: &mut Rng, members: &[String], hosts: &[String], seed: u64) {
     let short = subset_case(e, rng, members, hosts, 1_500);
@@ -146,11 +149,12 @@ fn expiry_and_delete(e: &E2e, rng: &mut Rng, members: &[String], hosts: &[String
         expected: vec![],
         ..long.clone()
     };
-    let after_delete = check_cases(e, &[gone]).unwrap();
-    assert!(
-        after_delete.is_empty(),
-        "seed {seed}: after DELETE: {after_delete:?}"
-    );
+    // OVS applies a removal to datapath flows it has already cached once its revalidators
+    // run, which a barrier reply does not wait for (NOTES: ~0.3 ms, more under load): the
+    // address must reach nobody within a short bound, not at the very instant of the 204.
+    let took = wait_exact(e, &[gone], REMOVAL_BOUND)
+        .unwrap_or_else(|err| panic!("seed {seed}: after DELETE: {err}"));
+    eprintln!("after DELETE the address reached nobody within {took:?}");
 
     // The lease ends 1.5 s after the 201: wait for tsmd to drop it.
     let deadline = Instant::now() + Duration::from_secs(6);
@@ -170,11 +174,8 @@ fn expiry_and_delete(e: &E2e, rng: &mut Rng, members: &[String], hosts: &[String
         expected: vec![],
         ..short.clone()
     };
-    let after_expiry = check_cases(e, &[expired]).unwrap();
-    assert!(
-        after_expiry.is_empty(),
-        "seed {seed}: after expiry: {after_expiry:?}"
-    );
+    wait_exact(e, &[expired], REMOVAL_BOUND)
+        .unwrap_or_else(|err| panic!("seed {seed}: after expiry: {err}"));
     for s in e.fabric.topology().switches.iter() {
         let flows = e.fabric.dump_flows(&s.name).unwrap();
         for a in [short.address, long.address] {
