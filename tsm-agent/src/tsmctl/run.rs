@@ -1,0 +1,253 @@
+//! Runs one parsed `tsmctl` command against the controllers and renders its answer: the
+//! DTO as JSON (`--json`) or as a table.
+//!
+//! With `--json` the answer is the DTO serialised again with the API's own serde forms, so
+//! it is the API's JSON (members this client does not know yet are not kept); deletes print
+//! nothing, as the API answers 204 without a body.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use api::{CallOptions, Group, GroupSpec, Host, Link, Subset, SubsetRequest, Switch};
+use serde::Serialize;
+
+use super::cli::{Cli, Command, GroupCommand, SubsetCommand};
+use super::failover::{Controllers, CtlError};
+use super::table::{duration_ms, remaining, short_list, utc, Table};
+
+/// Runs `cli` and returns what to print on standard output.
+pub async fn run(cli: &Cli) -> Result<String, CtlError> {
+    let mut ctl = Controllers::new(
+        &cli.urls,
+        cli.token.as_deref(),
+        Duration::from_millis(cli.timeout_ms.max(1)),
+    )?;
+    let json = cli.json;
+    match &cli.command {
+        Command::Switches => {
+            let list = ctl.call(|c| async move { c.switches().await }).await?;
+            render(json, list.as_slice(), switches_table)
+        }
+        Command::Links => {
+            let list = ctl.call(|c| async move { c.links().await }).await?;
+            render(json, list.as_slice(), links_table)
+        }
+        Command::Hosts => {
+            let list = ctl.call(|c| async move { c.hosts().await }).await?;
+            render(json, list.as_slice(), hosts_table)
+        }
+        Command::Groups => {
+            let list = ctl.call(|c| async move { c.groups().await }).await?;
+            render(json, list.as_slice(), groups_table)
+        }
+        Command::Subsets => {
+            let list = ctl.call(|c| async move { c.subsets().await }).await?;
+            render(json, list.as_slice(), subsets_table)
+        }
+        Command::Health => {
+            let health = ctl.call(|c| async move { c.healthz().await }).await?;
+            render(json, &health, |h| {
+                format!("{} (tsmd {})\n", h.status, h.version)
+            })
+        }
+        Command::Group(GroupCommand::Get { name }) => {
+            let group = ctl.call(|c| async move { c.group(name).await }).await?;
+            render(json, &group, |g| groups_table(std::slice::from_ref(g)))
+        }
+        Command::Group(GroupCommand::Put { name, spec }) => {
+            let spec = GroupSpec {
+                address: spec.address,
+                members: spec.members.clone(),
+            };
+            let spec = &spec;
+            let upsert = ctl
+                .call(|c| async move { c.put_group(name, spec).await })
+                .await?;
+            let verb = if upsert.created() {
+                "created"
+            } else {
+                "replaced"
+            };
+            let group = upsert.into_inner();
+            render(json, &group, |g| {
+                format!(
+                    "{verb} group {}\n{}",
+                    g.name,
+                    groups_table(std::slice::from_ref(g))
+                )
+            })
+        }
+        Command::Group(GroupCommand::Delete { name }) => {
+            ctl.call(|c| async move { c.delete_group(name).await })
+                .await?;
+            Ok(deleted(json, format!("deleted group {name}")))
+        }
+        Command::Subset(SubsetCommand::Create {
+            group,
+            members,
+            lease_ms,
+        }) => {
+            let req = SubsetRequest {
+                members: members.clone(),
+                lease_ms: *lease_ms,
+            };
+            // One key for every controller tried: a retry after a lost answer must not
+            // install a second subset (issue 5, Idempotency-Key).
+            let options = CallOptions::new().idempotency_key(idempotency_key());
+            let (req, options) = (&req, &options);
+            let subset = ctl
+                .call(|c| async move { c.create_subset_with(group, req, options).await })
+                .await?;
+            render(json, &subset, |s| subsets_table(std::slice::from_ref(s)))
+        }
+        Command::Subset(SubsetCommand::Get { address }) => {
+            let address = *address;
+            let subset = ctl.call(|c| async move { c.subset(address).await }).await?;
+            render(json, &subset, |s| subsets_table(std::slice::from_ref(s)))
+        }
+        Command::Subset(SubsetCommand::Delete { address }) => {
+            let address = *address;
+            ctl.call(|c| async move { c.delete_subset(address).await })
+                .await?;
+            Ok(deleted(json, format!("deleted subset {address}")))
+        }
+    }
+}
+
+/// A key unique to this invocation: the process id and the time in ns.
+fn idempotency_key() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("tsmctl-{}-{nanos:x}", std::process::id())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
+}
+
+fn deleted(json: bool, message: String) -> String {
+    if json {
+        String::new()
+    } else {
+        message + "\n"
+    }
+}
+
+fn render<T: Serialize + ?Sized>(
+    json: bool,
+    value: &T,
+    table: impl FnOnce(&T) -> String,
+) -> Result<String, CtlError> {
+    if json {
+        let mut text =
+            serde_json::to_string_pretty(value).map_err(|e| CtlError::Output(e.to_string()))?;
+        text.push('\n');
+        Ok(text)
+    } else {
+        Ok(table(value))
+    }
+}
+
+fn switches_table(list: &[Switch]) -> String {
+    let mut t = Table::new(&[
+        "DPID",
+        "PEER",
+        "CONNECTED",
+        "PORTS",
+        "UP",
+        "TABLES",
+        "MAX GROUPS",
+        "BIER",
+    ]);
+    for s in list {
+        let up = s
+            .ports
+            .iter()
+            .filter(|p| p.state == api::LinkState::Up)
+            .count();
+        t.row(vec![
+            s.dpid.to_string(),
+            s.peer.clone().unwrap_or_else(|| "-".to_owned()),
+            utc(s.connected_since),
+            s.ports.len().to_string(),
+            up.to_string(),
+            s.capabilities.n_tables.to_string(),
+            s.capabilities
+                .max_groups
+                .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+            if s.capabilities.bier { "yes" } else { "no" }.to_owned(),
+        ]);
+    }
+    t.render()
+}
+
+fn link_state(state: api::LinkState) -> &'static str {
+    match state {
+        api::LinkState::Up => "up",
+        api::LinkState::Down => "down",
+        _ => "unknown",
+    }
+}
+
+fn links_table(list: &[Link]) -> String {
+    let mut t = Table::new(&["A", "B", "STATE"]);
+    for l in list {
+        t.row(vec![
+            format!("{}:{}", l.a.dpid, l.a.port),
+            format!("{}:{}", l.b.dpid, l.b.port),
+            link_state(l.state).to_owned(),
+        ]);
+    }
+    t.render()
+}
+
+fn hosts_table(list: &[Host]) -> String {
+    let mut t = Table::new(&["IP", "MAC", "DPID", "PORT"]);
+    for h in list {
+        t.row(vec![
+            h.ip.to_string(),
+            h.mac.to_string(),
+            h.dpid.to_string(),
+            h.port.to_string(),
+        ]);
+    }
+    t.render()
+}
+
+fn groups_table(list: &[Group]) -> String {
+    let mut t = Table::new(&["NAME", "ADDRESS", "VERSION", "N", "MEMBERS"]);
+    for g in list {
+        t.row(vec![
+            g.name.to_string(),
+            g.address.to_string(),
+            g.version.to_string(),
+            g.members.len().to_string(),
+            short_list(&g.members),
+        ]);
+    }
+    t.render()
+}
+
+fn subsets_table(list: &[Subset]) -> String {
+    let now = now_ms();
+    let mut t = Table::new(&[
+        "ADDRESS", "GROUP", "LEASE", "EXPIRES", "TRACE", "SWITCHES", "N", "MEMBERS",
+    ]);
+    for s in list {
+        t.row(vec![
+            s.address.to_string(),
+            s.group.to_string(),
+            duration_ms(s.lease_ms),
+            remaining(s.expires_at, now),
+            s.trace_id.to_string(),
+            s.switches.len().to_string(),
+            s.members.len().to_string(),
+            short_list(&s.members),
+        ]);
+    }
+    t.render()
+}
