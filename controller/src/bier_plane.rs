@@ -262,7 +262,11 @@ struct Graph {
 
 impl Graph {
     fn of(t: &Topology) -> Result<Graph, BierPlaneError> {
-        let dpids: Vec<Dpid> = t.live_switches().collect::<BTreeSet<_>>().into_iter().collect();
+        let dpids: Vec<Dpid> = t
+            .live_switches()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let index: BTreeMap<Dpid, bier::NodeId> = dpids
             .iter()
             .enumerate()
@@ -320,7 +324,9 @@ pub fn compute(t: &Topology, ids: &BfrIds, bsl: Bsl) -> Result<BierTables, BierP
     let mut bfrs: BTreeMap<Dpid, Vec<LocalBfr>> = BTreeMap::new();
     for (mac, id) in ids.iter() {
         let Some(e) = bfer_at(t, mac) else { continue };
-        let Some(n) = g.index.get(&e.dpid) else { continue };
+        let Some(n) = g.index.get(&e.dpid) else {
+            continue;
+        };
         at.insert(id, *n);
         bfrs.entry(e.dpid).or_default().push(LocalBfr {
             bfr_id: id.get(),
@@ -688,11 +694,7 @@ impl TePlan {
         }
         let edges = edges
             .into_iter()
-            .filter_map(|(n, p)| {
-                self.graph
-                    .dpid(n)
-                    .map(|d| Endpoint::new(d, PortNo(p.0)))
-            })
+            .filter_map(|(n, p)| self.graph.dpid(n).map(|d| Endpoint::new(d, PortNo(p.0))))
             .collect();
         Ok((edges, bits))
     }

@@ -227,7 +227,7 @@ fn drill(topo: Topology, bsl: Bsl, seed: u64, n: usize) -> (usize, usize) {
     );
     assert!(!changed.is_empty(), "a link down changes some table");
     let n_changed = changed.len();
-    let _ = diff;
+    push_all(&mut f, &mut xid, diff);
     all_exact(&f, &topo, &subs, "after the link went down");
     (n_changed, after.switches.len())
 }
@@ -388,10 +388,8 @@ fn bier_te_follows_exactly_the_chosen_tree() {
             )
             .unwrap();
             push(&mut f, &mut xid, d, bodies);
-            let before: BTreeMap<Endpoint, u64> = inter
-                .iter()
-                .map(|e| (*e, port_copies(&f, *e)))
-                .collect();
+            let before: BTreeMap<Endpoint, u64> =
+                inter.iter().map(|e| (*e, port_copies(&f, *e))).collect();
             let p = datagram(&topo, s.sender, s.addr);
             let r = f
                 .process(Time::ZERO, s.sender.to_string().as_str(), &p)
@@ -438,4 +436,46 @@ fn te_refuses_members_without_bits_and_too_small_bsl() {
         Err(BierPlaneError::TooManyBits { need: 96, .. })
     ));
     let _ = BierTables::default();
+}
+
+#[test]
+fn large_tables_split_into_transactions_under_64_kib() {
+    // 16 spines, 4 leaves of 1000 hosts, BSL 4096: a leaf's table has 3000 bits with 16
+    // ECMP next hops each, well over one message.
+    let topo = leaf_spine(16, 4, 1000);
+    let mut ids = BfrIds::new();
+    let hosts: Vec<MacAddr> = topo.hosts().map(|h| h.mac).collect();
+    for h in &hosts {
+        ids.assign(*h).unwrap();
+    }
+    let t = compute(&topo, &ids, Bsl::B4096).unwrap();
+    let (mut txn, mut xid) = (0, 0);
+    let all = t.install_all(&mut txn).unwrap();
+    let mut parts_max = 0;
+    for bodies in all.values() {
+        let mut parts = 0;
+        for b in bodies {
+            let len = Message::new(Xid(1), b.clone()).encode().unwrap().len();
+            assert!(len <= 65535, "message of {len} bytes");
+            if let Body::Experimenter(e) = b {
+                if matches!(
+                    openflow::ext::bier::BierMessage::from_experimenter(e),
+                    Some(Ok(openflow::ext::bier::BierMessage::BiftMod(_)))
+                ) {
+                    parts += 1;
+                }
+            }
+        }
+        parts_max = parts_max.max(parts);
+    }
+    assert!(
+        parts_max >= 2,
+        "a leaf's table needs several parts ({parts_max})"
+    );
+    let mut f = sim(&topo);
+    push_all(&mut f, &mut xid, all);
+    let mut rng = Rng(4096);
+    let subs = subsets(&mut rng, &hosts, 5);
+    install_ingress(&mut f, &mut xid, &topo, &ids, Bsl::B4096, &subs);
+    all_exact(&f, &topo, &subs, "BSL 4096, split tables");
 }
