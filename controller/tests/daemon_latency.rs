@@ -1,8 +1,9 @@
 //! A measurement, not run by default: the latency of `POST /v1/groups/{name}/subsets` until
 //! ready through the whole daemon (HTTP, the core task, OpenFlow to every switch of the plan,
-//! every barrier reply back), against the raw floor: the same group add + barrier + flow add
-//! + barrier per switch, sent by a minimal client over persistent connections to the same
-//! switch-sim switches. 3-member subsets, members on 3 different leaves of a leaf-spine.
+//! every barrier reply back), against the raw floor: per switch the same group add, barrier,
+//! flow add, barrier, sent by a minimal client over persistent connections to the same
+//! switch-sim switches. 3-member subsets, members on 3 different leaves of a leaf-spine. For
+//! reference, `GET /healthz` (HTTP plus one query through the core task) is timed too.
 //!
 //! ```sh
 //! cargo test --release -p controller --test daemon_latency -- --ignored --nocapture
@@ -115,36 +116,52 @@ async fn subset_latency_against_the_raw_floor() {
     .await
     .unwrap();
 
-    // Through tsmd: 3 members on 3 different leaves (hosts 2k, 2k+1 sit on leaf k).
-    let mut daemon = Vec::with_capacity(n);
-    let mut switches = Vec::new();
-    for i in 0..n {
+    // 3 members on 3 different leaves (hosts 2k, 2k+1 sit on leaf k).
+    let members_of = |i: usize| -> Vec<IpAddr> {
         let leaves = [i % 4, (i + 1) % 4, (i + 2) % 4];
-        let members: Vec<IpAddr> = leaves.iter().map(|l| all[2 * l + (i / 4) % 2]).collect();
+        leaves.iter().map(|l| all[2 * l + (i / 4) % 2]).collect()
+    };
+    // A first subset says which switches an install touches; the floor talks to those.
+    let first = c
+        .create_subset(
+            &g,
+            &SubsetRequest {
+                members: members_of(0),
+                lease_ms: 60_000,
+            },
+        )
+        .await
+        .unwrap();
+    c.delete_subset(first.address).await.unwrap();
+    let switches: Vec<u64> = first.switches.iter().map(|d| d.0).collect();
+    let mut raws = Vec::new();
+    for dpid in &switches {
+        raws.push(Raw::connect(f.listen_addr(*dpid)).await);
+    }
+
+    // Interleaved, so both see the same machine load: one request through tsmd, then the
+    // same messages sent raw (persistent connections, no HTTP, no controller).
+    let mut daemon = Vec::with_capacity(n);
+    let mut floor = Vec::with_capacity(n);
+    let mut health = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        c.healthz().await.unwrap();
+        health.push(t.elapsed());
         let t = Instant::now();
         let s = c
             .create_subset(
                 &g,
                 &SubsetRequest {
-                    members,
+                    members: members_of(i),
                     lease_ms: 60_000,
                 },
             )
             .await
             .unwrap();
         daemon.push(t.elapsed());
-        switches = s.switches.iter().map(|d| d.0).collect::<Vec<u64>>();
         c.delete_subset(s.address).await.unwrap();
-    }
 
-    // The floor: the same messages to the same switches, persistent connections, no HTTP,
-    // no controller.
-    let mut raws = Vec::new();
-    for dpid in &switches {
-        raws.push(Raw::connect(f.listen_addr(*dpid)).await);
-    }
-    let mut floor = Vec::with_capacity(n);
-    for i in 0..n {
         let dst = IpAddr::V4(Ipv4Addr::new(239, 200, (i >> 8) as u8, i as u8));
         let rule = Rule::new(
             dst,
@@ -182,6 +199,7 @@ async fn subset_latency_against_the_raw_floor() {
     }
     daemon.sort();
     floor.sort();
+    health.sort();
     let (d50, d99) = (percentile(&daemon, 0.5), percentile(&daemon, 0.99));
     let (f50, f99) = (percentile(&floor, 0.5), percentile(&floor, 0.99));
     println!(
@@ -197,6 +215,11 @@ async fn subset_latency_against_the_raw_floor() {
         "  raw floor (group+barrier+flow+barrier): p50 {:.0} µs  p99 {:.0} µs",
         us(f50),
         us(f99)
+    );
+    println!(
+        "  GET /healthz (HTTP + core task round trip): p50 {:.0} µs  p99 {:.0} µs",
+        us(percentile(&health, 0.5)),
+        us(percentile(&health, 0.99))
     );
     println!(
         "  ratio: p50 {:.2}x  p99 {:.2}x",

@@ -1,9 +1,9 @@
 //! OpenFlow connections: the listener's accept loop and one task per switch connection.
 //!
 //! A connection task reads bytes, cuts them into messages with `openflow::Framer`, decodes
-//! them (off the core task) and hands each read's messages to the core task in one batch; it
-//! writes what the core task queued, coalescing every buffer waiting in its queue into one
-//! write. Reading and writing run concurrently, so a switch that is slow to read never stops
+//! them (off the core task) and hands each read's messages to the core task in one batch. The
+//! core task writes into an idle socket itself; what it cannot write at once goes to the
+//! connection's writer, which coalesces every buffer waiting in its queue into one write. Reading and writing run concurrently, so a switch that is slow to read never stops
 //! us from reading it.
 //!
 //! Guarantees: messages reach the core in the order they arrived; bytes leave in the order the
@@ -12,18 +12,20 @@
 //! once. Every connection runs in a `switch` span (`conn`, `peer`, and `dpid` once known).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use openflow::error_msg::MAX_OFFENDING_LEN;
 use openflow::{Framer, FramerError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{info_span, warn, Instrument, Span};
 
-use super::driver::{Inbound, ToCore};
+use super::driver::{Inbound, Outbox, ToCore};
 use crate::machine::ConnId;
 
 /// Buffers the core may queue for one connection before it counts as not reading.
@@ -78,11 +80,17 @@ async fn connection(stream: TcpStream, peer: SocketAddr, conn: ConnId, core: mps
     // Every message is a small write that the switch waits for (barriers).
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
+    let wr = Arc::new(wr);
+    let queued = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = mpsc::channel(WRITE_QUEUE);
     let hello = ToCore::Connected {
         conn,
         peer,
-        tx,
+        outbox: Outbox {
+            wr: wr.clone(),
+            tx,
+            queued: queued.clone(),
+        },
         span: Span::current(),
     };
     if core.send(hello).await.is_err() {
@@ -90,7 +98,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, conn: ConnId, core: mps
     }
     let why = tokio::select! {
         why = read_loop(rd, conn, &core) => why,
-        r = write_loop(wr, rx) => match r {
+        r = write_loop(wr, rx, queued) => match r {
             // The core closed the connection and forgot it.
             Ok(()) => return,
             Err(e) => format!("writing to the switch failed: {e}"),
@@ -154,21 +162,35 @@ async fn read_loop(mut rd: OwnedReadHalf, conn: ConnId, core: &mpsc::Sender<ToCo
     }
 }
 
-/// Writes what the core queues until it drops the queue (then flushes and shuts the socket
-/// down) or a write fails.
+/// Writes what the core queues until it drops the queue or a write fails. The write half is
+/// shared with the core task (which writes directly when nothing is queued); when both let go
+/// of it, dropping it shuts the sending side down after everything was written.
 async fn write_loop(
-    mut wr: OwnedWriteHalf,
+    wr: Arc<OwnedWriteHalf>,
     mut rx: mpsc::Receiver<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
 ) -> std::io::Result<()> {
     while let Some(mut buf) = rx.recv().await {
+        let mut n = 1;
         while buf.len() < MAX_WRITE {
             match rx.try_recv() {
-                Ok(more) => buf.extend_from_slice(&more),
+                Ok(more) => {
+                    buf.extend_from_slice(&more);
+                    n += 1;
+                }
                 Err(_) => break,
             }
         }
-        wr.write_all(&buf).await?;
+        let mut done = 0;
+        while done < buf.len() {
+            wr.writable().await?;
+            match wr.try_write(buf.get(done..).unwrap_or_default()) {
+                Ok(k) => done += k,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        queued.fetch_sub(n, Ordering::AcqRel);
     }
-    let _ = wr.shutdown().await;
     Ok(())
 }

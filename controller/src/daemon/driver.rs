@@ -4,6 +4,8 @@
 //! messages are encoded into a per-connection buffer and handed to the connection's writer
 //! once per turn (one write for everything queued), closes drop the writer, answers complete
 //! API requests, events are logged and broadcast, snapshots go to the persister.
+//! A connection's bytes go straight into its socket when nothing of it is queued (no task
+//! wake-up), else to its writer task behind what is queued ([`Outbox`]).
 //!
 //! Guarantees:
 //! - No lock around the core: only this task touches it; queries run inside it.
@@ -17,9 +19,11 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use openflow::{Body, FramerError, Message};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::sleep_until;
 use tracing::{debug, error, info, warn, Span};
@@ -50,7 +54,7 @@ pub(crate) enum ToCore {
     Connected {
         conn: ConnId,
         peer: SocketAddr,
-        tx: mpsc::Sender<Vec<u8>>,
+        outbox: Outbox,
         span: Span,
     },
     Inbound {
@@ -117,8 +121,54 @@ struct Pending {
     kind: PendingKind,
 }
 
+/// Where a connection's bytes go: straight into the socket when its writer task has nothing
+/// queued (no task wake-up on the common path), else behind what is queued, in order.
+pub(crate) struct Outbox {
+    pub wr: Arc<OwnedWriteHalf>,
+    pub tx: mpsc::Sender<Vec<u8>>,
+    /// Buffers handed to the writer and not yet written. Only the core task adds to it, so
+    /// when it reads 0 nothing of this connection is in flight and a direct write keeps the
+    /// order.
+    pub queued: Arc<AtomicUsize>,
+}
+
+/// Why bytes could not be handed over.
+enum Stuck {
+    /// The writer's queue is full: the switch is not reading.
+    Full,
+    /// The socket failed.
+    Broken,
+}
+
+impl Outbox {
+    fn hand_over(&self, buf: Vec<u8>) -> Result<(), Stuck> {
+        let rest = if self.queued.load(Ordering::Acquire) == 0 {
+            match self.wr.try_write(&buf) {
+                Ok(n) if n == buf.len() => return Ok(()),
+                Ok(n) => buf.get(n..).unwrap_or_default().to_vec(),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => buf,
+                Err(_) => return Err(Stuck::Broken),
+            }
+        } else {
+            buf
+        };
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        match self.tx.try_send(rest) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.queued.fetch_sub(1, Ordering::AcqRel);
+                Err(Stuck::Full)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.queued.fetch_sub(1, Ordering::AcqRel);
+                Err(Stuck::Broken)
+            }
+        }
+    }
+}
+
 struct ConnRec {
-    tx: mpsc::Sender<Vec<u8>>,
+    outbox: Outbox,
     peer: SocketAddr,
     span: Span,
     dpid: Option<Dpid>,
@@ -253,7 +303,7 @@ impl Driver {
         let n = self.conns.len();
         for (_, mut c) in std::mem::take(&mut self.conns) {
             if !c.out.is_empty() {
-                let _ = c.tx.try_send(std::mem::take(&mut c.out));
+                let _ = c.outbox.hand_over(std::mem::take(&mut c.out));
             }
         }
         info!(
@@ -268,14 +318,14 @@ impl Driver {
             ToCore::Connected {
                 conn,
                 peer,
-                tx,
+                outbox,
                 span,
             } => {
                 span.in_scope(|| info!("switch connected"));
                 self.conns.insert(
                     conn,
                     ConnRec {
-                        tx,
+                        outbox,
                         peer,
                         span,
                         dpid: None,
@@ -407,10 +457,7 @@ impl Driver {
             }
             let now = self.clock.now();
             for conn in overflow {
-                if let Some(rec) = self.conns.remove(&conn) {
-                    rec.span
-                        .in_scope(|| warn!("the switch is not reading; closing the connection"));
-                }
+                self.conns.remove(&conn);
                 self.ctl.handle(now, Input::Closed { conn });
             }
         }
@@ -436,7 +483,7 @@ impl Driver {
                     rec.span
                         .in_scope(|| info!(reason, "closing the connection"));
                     if !rec.out.is_empty() {
-                        let _ = rec.tx.try_send(std::mem::take(&mut rec.out));
+                        let _ = rec.outbox.hand_over(std::mem::take(&mut rec.out));
                     }
                     // Dropping the sender ends the writer after it wrote what is queued.
                 }
@@ -453,10 +500,10 @@ impl Driver {
         }
     }
 
-    /// Hands every connection's buffered bytes to its writer; returns the connections whose
-    /// queue is full.
+    /// Hands every connection's buffered bytes over (one write per connection and turn);
+    /// returns the connections that cannot take them (full queue or failed socket).
     fn flush(&mut self) -> Vec<ConnId> {
-        let mut overflow = Vec::new();
+        let mut stuck = Vec::new();
         for conn in std::mem::take(&mut self.dirty) {
             let Some(rec) = self.conns.get_mut(&conn) else {
                 continue;
@@ -465,14 +512,21 @@ impl Driver {
                 continue;
             }
             let buf = std::mem::take(&mut rec.out);
-            match rec.tx.try_send(buf) {
+            match rec.outbox.hand_over(buf) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => overflow.push(conn),
-                // The writer ended (write error): the reader reports the close.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(Stuck::Full) => {
+                    rec.span
+                        .in_scope(|| warn!("the switch is not reading; closing the connection"));
+                    stuck.push(conn);
+                }
+                Err(Stuck::Broken) => {
+                    rec.span
+                        .in_scope(|| warn!("writing to the switch failed; closing the connection"));
+                    stuck.push(conn);
+                }
             }
         }
-        overflow
+        stuck
     }
 
     fn complete(&mut self, id: RequestId, result: Result<Reply, crate::command::CommandError>) {
