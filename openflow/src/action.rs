@@ -16,7 +16,6 @@
 
 use crate::error::DecodeError;
 use crate::macros::open_enum;
-use crate::oxm::take_bytes;
 use crate::oxm::Oxm;
 use crate::types::{GroupId, PortNo, QueueId};
 use crate::wire::{len16, pad8, round8, Reader, Wire, Writer};
@@ -234,91 +233,138 @@ impl Wire for Action {
         }
     }
 
+    #[inline]
     fn parse(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let kind = ActionType::from(r.u16()?);
-        let len = usize::from(r.u16()?);
-        let ctx = ctx_of(kind);
-        if len < 8 {
-            return Err(DecodeError::BadLength { ctx, len, min: 8 });
+        parse_action(r)
+    }
+}
+
+/// The actions filling `bytes` (a bucket's or an instruction's list), read with a reader
+/// named `ctx`; the vector is reserved exactly. Always inlined into those two loops: a call
+/// per list costs more than the list (usually one action) takes to decode.
+#[inline(always)]
+pub(crate) fn parse_actions(bytes: &[u8], ctx: &'static str) -> Result<Vec<Action>, DecodeError> {
+    let mut r = Reader::new(bytes, ctx);
+    let mut actions = Vec::with_capacity(crate::wire::count_tlv16(bytes, 2, 8));
+    while !r.is_empty() {
+        actions.push(parse_action(&mut r)?);
+    }
+    Ok(actions)
+}
+
+/// One action. Inlined into the list loop, so the reader stays in registers; the error values
+/// and the rare, allocating kinds are out of line.
+#[inline(always)]
+fn parse_action(r: &mut Reader<'_>) -> Result<Action, DecodeError> {
+    let kind = ActionType::from(r.u16()?);
+    let len = usize::from(r.u16()?);
+    // OF1.3.5 §7.2.5: "len ... must be a multiple of 8" (and covers the 8-byte header).
+    if len < 8 || len % 8 != 0 {
+        return Err(bad_header(kind, len));
+    }
+    let Some(body) = r.try_bytes(len - 4) else {
+        return Err(r.truncated_as(ctx_of(kind), len - 4));
+    };
+    // The 4 bytes after the header of an 8-byte action (len 8 exactly); more is an error.
+    let word = || match body.first_chunk::<4>() {
+        Some(w) if len == 8 => Ok(*w),
+        _ => Err(too_long(kind, 8, len)),
+    };
+    Ok(match kind {
+        ActionType::Output => {
+            // ofp_action_output: port, max_len, pad[6] (16 bytes).
+            let Some(b) = body.first_chunk::<12>() else {
+                return Err(DecodeError::BadLength {
+                    ctx: ctx_of(kind),
+                    len,
+                    min: 16,
+                });
+            };
+            if len > 16 {
+                return Err(too_long(kind, 16, len));
+            }
+            let [p0, p1, p2, p3, m0, m1, ..] = *b;
+            Action::Output {
+                port: PortNo(u32::from_be_bytes([p0, p1, p2, p3])),
+                max_len: u16::from_be_bytes([m0, m1]),
+            }
         }
-        // OF1.3.5 §7.2.5: "len ... must be a multiple of 8".
-        if len % 8 != 0 {
-            return Err(DecodeError::Unaligned { ctx, len });
+        ActionType::CopyTtlOut => word().map(|_| Action::CopyTtlOut)?,
+        ActionType::CopyTtlIn => word().map(|_| Action::CopyTtlIn)?,
+        ActionType::DecMplsTtl => word().map(|_| Action::DecMplsTtl)?,
+        ActionType::PopVlan => word().map(|_| Action::PopVlan)?,
+        ActionType::DecNwTtl => word().map(|_| Action::DecNwTtl)?,
+        ActionType::PopPbb => word().map(|_| Action::PopPbb)?,
+        ActionType::SetMplsTtl => Action::SetMplsTtl(word()?[0]),
+        ActionType::SetNwTtl => Action::SetNwTtl(word()?[0]),
+        ActionType::PushVlan => Action::PushVlan(ethertype(word()?)),
+        ActionType::PushMpls => Action::PushMpls(ethertype(word()?)),
+        ActionType::PopMpls => Action::PopMpls(ethertype(word()?)),
+        ActionType::PushPbb => Action::PushPbb(ethertype(word()?)),
+        ActionType::SetQueue => Action::SetQueue(QueueId(u32::from_be_bytes(word()?))),
+        ActionType::Group => Action::Group(GroupId(u32::from_be_bytes(word()?))),
+        ActionType::SetField | ActionType::Experimenter | ActionType::Other(_) => {
+            parse_variable(kind, len, body)?
         }
-        let body = take_bytes(r, len - 4, ctx)?;
-        // The 4 bytes after the header of an 8-byte action; more is an error.
-        let word = || -> Result<[u8; 4], DecodeError> {
-            match body.split_first_chunk::<4>() {
-                Some((w, [])) => Ok(*w),
-                _ => Err(DecodeError::TrailingBytes {
+    })
+}
+
+/// The actions of variable length: set-field, experimenter, unknown (out of line).
+#[inline(never)]
+fn parse_variable(kind: ActionType, len: usize, body: &[u8]) -> Result<Action, DecodeError> {
+    let ctx = ctx_of(kind);
+    Ok(match kind {
+        ActionType::Experimenter => {
+            // len ≥ 8, so the experimenter id is there.
+            let (id, data) = body
+                .split_first_chunk::<4>()
+                .ok_or(DecodeError::BadLength { ctx, len, min: 8 })?;
+            Action::Experimenter {
+                experimenter: u32::from_be_bytes(*id),
+                data: data.to_vec(),
+            }
+        }
+        ActionType::Other(kind) => Action::Unknown {
+            kind,
+            data: body.to_vec(),
+        },
+        _ => {
+            let mut b = Reader::new(body, ctx);
+            let oxm = Oxm::parse(&mut b)?;
+            // Exactly the padding to 8 may follow the OXM.
+            let pad = pad8(4 + oxm.wire_len());
+            if b.remaining() != pad {
+                return Err(DecodeError::TrailingBytes {
                     ctx,
-                    offset: 8,
-                    extra: len - 8,
-                }),
+                    offset: 4 + b.pos(),
+                    extra: b.remaining().saturating_sub(pad),
+                });
             }
-        };
-        Ok(match kind {
-            ActionType::Output => {
-                // ofp_action_output: port, max_len, pad[6] (16 bytes).
-                if body.len() > 12 {
-                    return Err(DecodeError::TrailingBytes {
-                        ctx,
-                        offset: 16,
-                        extra: len - 16,
-                    });
-                }
-                let Some((b, _)) = body.split_first_chunk::<12>() else {
-                    return Err(DecodeError::BadLength { ctx, len, min: 16 });
-                };
-                let [p0, p1, p2, p3, m0, m1, ..] = *b;
-                Action::Output {
-                    port: PortNo(u32::from_be_bytes([p0, p1, p2, p3])),
-                    max_len: u16::from_be_bytes([m0, m1]),
-                }
-            }
-            ActionType::CopyTtlOut => word().map(|_| Action::CopyTtlOut)?,
-            ActionType::CopyTtlIn => word().map(|_| Action::CopyTtlIn)?,
-            ActionType::DecMplsTtl => word().map(|_| Action::DecMplsTtl)?,
-            ActionType::PopVlan => word().map(|_| Action::PopVlan)?,
-            ActionType::DecNwTtl => word().map(|_| Action::DecNwTtl)?,
-            ActionType::PopPbb => word().map(|_| Action::PopPbb)?,
-            ActionType::SetMplsTtl => Action::SetMplsTtl(word()?[0]),
-            ActionType::SetNwTtl => Action::SetNwTtl(word()?[0]),
-            ActionType::PushVlan => Action::PushVlan(ethertype(word()?)),
-            ActionType::PushMpls => Action::PushMpls(ethertype(word()?)),
-            ActionType::PopMpls => Action::PopMpls(ethertype(word()?)),
-            ActionType::PushPbb => Action::PushPbb(ethertype(word()?)),
-            ActionType::SetQueue => Action::SetQueue(QueueId(u32::from_be_bytes(word()?))),
-            ActionType::Group => Action::Group(GroupId(u32::from_be_bytes(word()?))),
-            ActionType::SetField => {
-                let mut b = Reader::new(body, ctx);
-                let oxm = Oxm::parse(&mut b)?;
-                // Exactly the padding to 8 may follow the OXM.
-                let pad = pad8(4 + oxm.wire_len());
-                if b.remaining() != pad {
-                    return Err(DecodeError::TrailingBytes {
-                        ctx,
-                        offset: 4 + b.pos(),
-                        extra: b.remaining().saturating_sub(pad),
-                    });
-                }
-                Action::SetField(oxm)
-            }
-            ActionType::Experimenter => {
-                // len ≥ 8, so the experimenter id is there.
-                let (id, data) = body
-                    .split_first_chunk::<4>()
-                    .ok_or(DecodeError::BadLength { ctx, len, min: 8 })?;
-                Action::Experimenter {
-                    experimenter: u32::from_be_bytes(*id),
-                    data: data.to_vec(),
-                }
-            }
-            ActionType::Other(kind) => Action::Unknown {
-                kind,
-                data: body.to_vec(),
-            },
-        })
+            Action::SetField(oxm)
+        }
+    })
+}
+
+/// A header whose `len` is below 8 or not a multiple of 8.
+#[cold]
+#[inline(never)]
+fn bad_header(kind: ActionType, len: usize) -> DecodeError {
+    let ctx = ctx_of(kind);
+    if len < 8 {
+        DecodeError::BadLength { ctx, len, min: 8 }
+    } else {
+        DecodeError::Unaligned { ctx, len }
+    }
+}
+
+/// A fixed-size action of `size` bytes whose `len` says more.
+#[cold]
+#[inline(never)]
+fn too_long(kind: ActionType, size: usize, len: usize) -> DecodeError {
+    DecodeError::TrailingBytes {
+        ctx: ctx_of(kind),
+        offset: size,
+        extra: len - size,
     }
 }
 

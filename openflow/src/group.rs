@@ -8,11 +8,10 @@
 //! of 8, so no valid bucket is), and errors inside the action list come from `Action::parse`.
 //! Encoding allocates nothing.
 
-use crate::action::Action;
+use crate::action::{parse_actions, Action};
 use crate::error::DecodeError;
-use crate::oxm::take_bytes;
 use crate::types::{GroupId, PortNo};
-use crate::wire::{emit_list, len16, list_len, Reader, Wire, Writer};
+use crate::wire::{count_tlv16, emit_list, len16, list_len, Reader, Wire, Writer};
 
 /// One bucket of a group — `ofp_bucket`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -47,49 +46,71 @@ impl Wire for Bucket {
     }
 
     fn emit(&self, w: &mut Writer<'_>) {
-        let mut h = [0u8; BUCKET_HEADER];
-        h[0..2].copy_from_slice(&len16(self.wire_len()).to_be_bytes());
+        let start = w.pos();
+        let h = w.take_array::<BUCKET_HEADER>();
+        // h[0..2]: len, patched in below once the actions are written.
         h[2..4].copy_from_slice(&self.weight.to_be_bytes());
         h[4..8].copy_from_slice(&self.watch_port.0.to_be_bytes());
         h[8..12].copy_from_slice(&self.watch_group.0.to_be_bytes());
         // h[12..16]: pad[4], zero.
-        w.bytes(&h);
+        h[12..16].fill(0);
         emit_list(&self.actions, w);
+        w.patch_u16(start, len16(w.pos() - start));
     }
 
+    #[inline]
     fn parse(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        const CTX: &str = "bucket";
-        let len = usize::from(r.u16()?);
-        if len < BUCKET_HEADER {
-            return Err(DecodeError::BadLength {
-                ctx: CTX,
-                len,
-                min: BUCKET_HEADER,
-            });
+        parse_bucket(r)
+    }
+}
+
+const CTX: &str = "bucket";
+
+/// The buckets filling the rest of `r` (a group mod's, a group description's), the vector
+/// reserved exactly.
+#[inline]
+pub(crate) fn parse_buckets(r: &mut Reader<'_>) -> Result<Vec<Bucket>, DecodeError> {
+    let mut out = Vec::with_capacity(count_tlv16(r.unread(), 0, BUCKET_HEADER));
+    while !r.is_empty() {
+        out.push(parse_bucket(r)?);
+    }
+    Ok(out)
+}
+
+/// One bucket, inlined into `parse_buckets` with its action list.
+#[inline(always)]
+fn parse_bucket(r: &mut Reader<'_>) -> Result<Bucket, DecodeError> {
+    let len = usize::from(r.u16()?);
+    if len < BUCKET_HEADER || len % 8 != 0 {
+        return Err(bad_len(len));
+    }
+    let Some(body) = r.try_bytes(len - 2) else {
+        return Err(r.truncated_as(CTX, len - 2));
+    };
+    let Some((h, rest)) = body.split_first_chunk::<{ BUCKET_HEADER - 2 }>() else {
+        return Err(bad_len(len));
+    };
+    let [w0, w1, p0, p1, p2, p3, g0, g1, g2, g3, ..] = *h;
+    Ok(Bucket {
+        weight: u16::from_be_bytes([w0, w1]),
+        watch_port: PortNo(u32::from_be_bytes([p0, p1, p2, p3])),
+        watch_group: GroupId(u32::from_be_bytes([g0, g1, g2, g3])),
+        actions: parse_actions(rest, CTX)?,
+    })
+}
+
+/// A `len` below the 16-byte header or not a multiple of 8.
+#[cold]
+#[inline(never)]
+fn bad_len(len: usize) -> DecodeError {
+    if len < BUCKET_HEADER {
+        DecodeError::BadLength {
+            ctx: CTX,
+            len,
+            min: BUCKET_HEADER,
         }
-        if len % 8 != 0 {
-            return Err(DecodeError::Unaligned { ctx: CTX, len });
-        }
-        let body = take_bytes(r, len - 2, CTX)?;
-        let Some((h, rest)) = body.split_first_chunk::<{ BUCKET_HEADER - 2 }>() else {
-            return Err(DecodeError::BadLength {
-                ctx: CTX,
-                len,
-                min: BUCKET_HEADER,
-            });
-        };
-        let [w0, w1, p0, p1, p2, p3, g0, g1, g2, g3, ..] = *h;
-        let mut b = Reader::new(rest, CTX);
-        let mut actions = Vec::with_capacity(rest.len() / 8);
-        while !b.is_empty() {
-            actions.push(Action::parse(&mut b)?);
-        }
-        Ok(Bucket {
-            weight: u16::from_be_bytes([w0, w1]),
-            watch_port: PortNo(u32::from_be_bytes([p0, p1, p2, p3])),
-            watch_group: GroupId(u32::from_be_bytes([g0, g1, g2, g3])),
-            actions,
-        })
+    } else {
+        DecodeError::Unaligned { ctx: CTX, len }
     }
 }
 

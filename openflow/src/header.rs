@@ -156,11 +156,13 @@ pub struct Header<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> Header<T> {
     /// A view without checking the buffer's length; accessors may panic until `check_len`
     /// has succeeded.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Header<T> {
         Header { buffer }
     }
 
     /// A view whose accessors do not panic: fails unless the buffer holds 8 bytes.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Header<T>, DecodeError> {
         let h = Self::new_unchecked(buffer);
         h.check_len()?;
@@ -169,6 +171,7 @@ impl<T: AsRef<[u8]>> Header<T> {
 
     /// Fails unless the buffer holds a whole header. It does not look at the length field:
     /// a stream framer reads the header before the rest of the message has arrived.
+    #[inline]
     pub fn check_len(&self) -> Result<(), DecodeError> {
         let have = self.buffer.as_ref().len();
         if have < HEADER_LEN {
@@ -188,22 +191,26 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
 
     /// `version`.
+    #[inline]
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[field::VERSION]
     }
 
     /// `type`.
+    #[inline]
     pub fn msg_type(&self) -> MsgType {
         MsgType::from(self.buffer.as_ref()[field::TYPE])
     }
 
     /// `length`: of the whole message, header included.
+    #[inline]
     pub fn length(&self) -> u16 {
         let b = &self.buffer.as_ref()[field::LENGTH];
         u16::from_be_bytes([b[0], b[1]])
     }
 
     /// `xid`.
+    #[inline]
     pub fn xid(&self) -> Xid {
         let b = &self.buffer.as_ref()[field::XID];
         Xid(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
@@ -212,21 +219,25 @@ impl<T: AsRef<[u8]>> Header<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Header<T> {
     /// Sets `version`.
+    #[inline]
     pub fn set_version(&mut self, v: u8) {
         self.buffer.as_mut()[field::VERSION] = v;
     }
 
     /// Sets `type`.
+    #[inline]
     pub fn set_msg_type(&mut self, t: MsgType) {
         self.buffer.as_mut()[field::TYPE] = t.value();
     }
 
     /// Sets `length`.
+    #[inline]
     pub fn set_length(&mut self, len: u16) {
         self.buffer.as_mut()[field::LENGTH].copy_from_slice(&len.to_be_bytes());
     }
 
     /// Sets `xid`.
+    #[inline]
     pub fn set_xid(&mut self, xid: Xid) {
         self.buffer.as_mut()[field::XID].copy_from_slice(&xid.0.to_be_bytes());
     }
@@ -248,6 +259,7 @@ pub struct HeaderRepr {
 impl HeaderRepr {
     /// Reads a header of any version; fails if the length field is below the header's own 8
     /// bytes (no message can be that short, and a stream cannot be framed past it).
+    #[inline]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(h: &Header<&T>) -> Result<HeaderRepr, DecodeError> {
         h.check_len()?;
         let length = h.length();
@@ -267,6 +279,7 @@ impl HeaderRepr {
     }
 
     /// Reads the header at the start of `bytes`.
+    #[inline]
     pub fn parse_bytes(bytes: &[u8]) -> Result<HeaderRepr, DecodeError> {
         Self::parse(&Header::new_checked(bytes)?)
     }
@@ -277,6 +290,7 @@ impl HeaderRepr {
     }
 
     /// Writes the header into the view (whose length the caller has checked).
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, h: &mut Header<T>) {
         h.set_version(self.version);
         h.set_msg_type(self.kind);

@@ -14,12 +14,11 @@
 //! part. Values round-trip exactly when no padding is needed: `data.len()` a multiple of 8 for
 //! `Experimenter`, `data.len() % 8 == 4` for `Unknown`.
 
-use crate::action::Action;
+use crate::action::{parse_actions, Action};
 use crate::error::DecodeError;
 use crate::macros::open_enum;
-use crate::oxm::take_bytes;
 use crate::types::{MeterId, TableId};
-use crate::wire::{emit_list, len16, list_len, round8, Reader, Wire, Writer};
+use crate::wire::{count_tlv16, emit_list, len16, list_len, round8, Reader, Wire, Writer};
 
 open_enum! {
     /// Instruction type — `ofp_instruction_type` (OF1.3.5 §7.2.4).
@@ -107,33 +106,37 @@ impl Wire for Instruction {
     }
 
     fn emit(&self, w: &mut Writer<'_>) {
-        let len = self.wire_len();
         // Type, length and the following 32-bit word go out in one call.
-        let head = |w: &mut Writer<'_>, word: [u8; 4]| {
+        let head = |w: &mut Writer<'_>, len: usize, word: [u8; 4]| {
             let [a, b] = self.kind().value().to_be_bytes();
             let [c, d] = len16(len).to_be_bytes();
             let [e, f, g, h] = word;
-            w.bytes(&[a, b, c, d, e, f, g, h]);
+            *w.take_array() = [a, b, c, d, e, f, g, h];
         };
         match self {
-            Instruction::GotoTable(t) => head(w, [t.0, 0, 0, 0]),
+            Instruction::GotoTable(t) => head(w, 8, [t.0, 0, 0, 0]),
             Instruction::WriteMetadata { metadata, mask } => {
-                head(w, [0; 4]);
+                head(w, 24, [0; 4]);
                 w.u64(*metadata);
                 w.u64(*mask);
             }
             Instruction::WriteActions(a) | Instruction::ApplyActions(a) => {
-                head(w, [0; 4]);
+                // The length is patched in after the actions: one pass over them.
+                let start = w.pos();
+                head(w, 8, [0; 4]);
                 emit_list(a, w);
+                w.patch_u16(start + 2, len16(w.pos() - start));
             }
-            Instruction::ClearActions => head(w, [0; 4]),
-            Instruction::Meter(m) => head(w, m.0.to_be_bytes()),
+            Instruction::ClearActions => head(w, 8, [0; 4]),
+            Instruction::Meter(m) => head(w, 8, m.0.to_be_bytes()),
             Instruction::Experimenter { experimenter, data } => {
-                head(w, experimenter.to_be_bytes());
+                let len = self.wire_len();
+                head(w, len, experimenter.to_be_bytes());
                 w.bytes(data);
                 w.zeros(len - 8 - data.len());
             }
             Instruction::Unknown { kind, data } => {
+                let len = self.wire_len();
                 let [a, b] = kind.to_be_bytes();
                 let [c, d] = len16(len).to_be_bytes();
                 w.bytes(&[a, b, c, d]);
@@ -143,86 +146,139 @@ impl Wire for Instruction {
         }
     }
 
+    #[inline]
     fn parse(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let kind = InstructionType::from(r.u16()?);
-        let len = usize::from(r.u16()?);
-        let ctx = ctx_of(kind);
-        if len < 8 {
-            return Err(DecodeError::BadLength { ctx, len, min: 8 });
+        parse_instruction(r)
+    }
+}
+
+/// The instructions filling the rest of `r` (a flow mod's, a flow stats entry's), the vector
+/// reserved exactly.
+#[inline]
+pub(crate) fn parse_instructions(r: &mut Reader<'_>) -> Result<Vec<Instruction>, DecodeError> {
+    let mut out = Vec::with_capacity(count_tlv16(r.unread(), 2, 8));
+    while !r.is_empty() {
+        out.push(parse_instruction(r)?);
+    }
+    Ok(out)
+}
+
+/// One instruction, inlined (with its action list) into the list loop.
+#[inline(always)]
+fn parse_instruction(r: &mut Reader<'_>) -> Result<Instruction, DecodeError> {
+    let kind = InstructionType::from(r.u16()?);
+    let len = usize::from(r.u16()?);
+    // OF1.3.5 §7.2.4: len covers the 8-byte header and is a multiple of 8.
+    if len < 8 || len % 8 != 0 {
+        return Err(bad_header(kind, len));
+    }
+    let Some(body) = r.try_bytes(len - 4) else {
+        return Err(r.truncated_as(ctx_of(kind), len - 4));
+    };
+    parse_body(kind, len, body)
+}
+
+/// An instruction from its type, length and the `len - 4` bytes after its header; error values
+/// and the opaque kinds are out of line.
+#[inline(always)]
+fn parse_body(kind: InstructionType, len: usize, body: &[u8]) -> Result<Instruction, DecodeError> {
+    // len ≥ 8: the word after the header is always there.
+    let Some((word, rest)) = body.split_first_chunk::<4>() else {
+        return Err(bad_length(kind, len, 8));
+    };
+    let only_word = || {
+        if rest.is_empty() {
+            Ok(())
+        } else {
+            Err(too_long(kind, 8, len))
         }
-        if len % 8 != 0 {
-            return Err(DecodeError::Unaligned { ctx, len });
+    };
+    match kind {
+        InstructionType::GotoTable => {
+            only_word()?;
+            Ok(Instruction::GotoTable(TableId(word[0])))
         }
-        let body = take_bytes(r, len - 4, ctx)?;
-        // len ≥ 8: the word after the header is always there.
-        let Some((word, rest)) = body.split_first_chunk::<4>() else {
-            return Err(DecodeError::BadLength { ctx, len, min: 8 });
-        };
-        let only_word = || {
-            if rest.is_empty() {
-                Ok(())
-            } else {
-                Err(DecodeError::TrailingBytes {
-                    ctx,
-                    offset: 8,
-                    extra: rest.len(),
-                })
+        InstructionType::WriteMetadata => {
+            // ofp_instruction_write_metadata: pad[4], metadata, metadata_mask (24 bytes).
+            if len > 24 {
+                return Err(too_long(kind, 24, len));
             }
-        };
-        Ok(match kind {
-            InstructionType::GotoTable => {
-                only_word()?;
-                Instruction::GotoTable(TableId(word[0]))
-            }
-            InstructionType::WriteMetadata => {
-                // ofp_instruction_write_metadata: pad[4], metadata, metadata_mask (24 bytes).
-                if len > 24 {
-                    return Err(DecodeError::TrailingBytes {
-                        ctx,
-                        offset: 24,
-                        extra: len - 24,
-                    });
-                }
-                let Some((m, k)) = rest.split_first_chunk::<8>() else {
-                    return Err(DecodeError::BadLength { ctx, len, min: 24 });
-                };
-                let k: [u8; 8] =
-                    k.try_into()
-                        .map_err(|_| DecodeError::BadLength { ctx, len, min: 24 })?;
-                Instruction::WriteMetadata {
-                    metadata: u64::from_be_bytes(*m),
-                    mask: u64::from_be_bytes(k),
-                }
-            }
-            InstructionType::WriteActions | InstructionType::ApplyActions => {
-                let mut b = Reader::new(rest, ctx);
-                let mut actions = Vec::with_capacity(rest.len() / 8);
-                while !b.is_empty() {
-                    actions.push(Action::parse(&mut b)?);
-                }
-                if kind == InstructionType::WriteActions {
-                    Instruction::WriteActions(actions)
-                } else {
-                    Instruction::ApplyActions(actions)
-                }
-            }
-            InstructionType::ClearActions => {
-                only_word()?;
-                Instruction::ClearActions
-            }
-            InstructionType::Meter => {
-                only_word()?;
-                Instruction::Meter(MeterId(u32::from_be_bytes(*word)))
-            }
-            InstructionType::Experimenter => Instruction::Experimenter {
-                experimenter: u32::from_be_bytes(*word),
-                data: rest.to_vec(),
-            },
-            InstructionType::Other(kind) => Instruction::Unknown {
-                kind,
-                data: body.to_vec(),
-            },
-        })
+            let Some((m, k)) = rest.split_first_chunk::<8>() else {
+                return Err(bad_length(kind, len, 24));
+            };
+            let Some(k) = k.first_chunk::<8>() else {
+                return Err(bad_length(kind, len, 24));
+            };
+            Ok(Instruction::WriteMetadata {
+                metadata: u64::from_be_bytes(*m),
+                mask: u64::from_be_bytes(*k),
+            })
+        }
+        InstructionType::WriteActions => {
+            parse_actions(rest, ctx_of(kind)).map(Instruction::WriteActions)
+        }
+        InstructionType::ApplyActions => {
+            parse_actions(rest, ctx_of(kind)).map(Instruction::ApplyActions)
+        }
+        InstructionType::ClearActions => {
+            only_word()?;
+            Ok(Instruction::ClearActions)
+        }
+        InstructionType::Meter => {
+            only_word()?;
+            Ok(Instruction::Meter(MeterId(u32::from_be_bytes(*word))))
+        }
+        InstructionType::Experimenter | InstructionType::Other(_) => Ok(opaque(kind, body)),
+    }
+}
+
+/// An experimenter or unknown instruction, kept byte for byte (out of line: it allocates).
+#[inline(never)]
+fn opaque(kind: InstructionType, body: &[u8]) -> Instruction {
+    match (kind, body.split_first_chunk::<4>()) {
+        (InstructionType::Experimenter, Some((word, rest))) => Instruction::Experimenter {
+            experimenter: u32::from_be_bytes(*word),
+            data: rest.to_vec(),
+        },
+        _ => Instruction::Unknown {
+            kind: kind.value(),
+            data: body.to_vec(),
+        },
+    }
+}
+
+/// A header whose `len` is below 8 or not a multiple of 8.
+#[cold]
+#[inline(never)]
+fn bad_header(kind: InstructionType, len: usize) -> DecodeError {
+    if len < 8 {
+        bad_length(kind, len, 8)
+    } else {
+        DecodeError::Unaligned {
+            ctx: ctx_of(kind),
+            len,
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn bad_length(kind: InstructionType, len: usize, min: usize) -> DecodeError {
+    DecodeError::BadLength {
+        ctx: ctx_of(kind),
+        len,
+        min,
+    }
+}
+
+/// A fixed-size instruction of `size` bytes whose `len` says more.
+#[cold]
+#[inline(never)]
+fn too_long(kind: InstructionType, size: usize, len: usize) -> DecodeError {
+    DecodeError::TrailingBytes {
+        ctx: ctx_of(kind),
+        offset: size,
+        extra: len - size,
     }
 }
 

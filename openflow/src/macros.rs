@@ -24,6 +24,7 @@ macro_rules! open_enum {
             pub const KNOWN: &'static [$name] = &[$($name::$var),*];
 
             /// The wire value.
+            #[inline]
             pub const fn value(self) -> $repr {
                 match self {
                     $( $name::$var => $val, )*
@@ -33,6 +34,7 @@ macro_rules! open_enum {
         }
 
         impl From<$repr> for $name {
+            #[inline]
             fn from(v: $repr) -> Self {
                 #[allow(unreachable_patterns)]
                 match v {
@@ -43,6 +45,7 @@ macro_rules! open_enum {
         }
 
         impl From<$name> for $repr {
+            #[inline]
             fn from(v: $name) -> $repr {
                 v.value()
             }

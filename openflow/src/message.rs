@@ -15,7 +15,7 @@
 use crate::error::{DecodeError, EncodeError};
 use crate::error_msg::ErrorMsg;
 use crate::experimenter::Experimenter;
-use crate::header::{Header, HeaderRepr, MsgType, HEADER_LEN, MAX_MESSAGE_LEN};
+use crate::header::{Header, HeaderRepr, MsgType, HEADER_LEN};
 use crate::hello::Hello;
 use crate::meter::MeterMod;
 use crate::msg::{
@@ -209,53 +209,64 @@ impl Body {
     /// Reads the body of a message with header `h` from `r`, which holds exactly the body.
     /// Everything must be consumed.
     pub fn parse(h: &HeaderRepr, r: &mut Reader<'_>) -> Result<Body, DecodeError> {
-        fn all<T: Wire>(r: &mut Reader<'_>) -> Result<T, DecodeError> {
+        // Each arm returns its own `Ok`, so a decoded body is written once, into the caller's
+        // slot, rather than moved through a temporary per layer.
+        #[inline(always)]
+        fn all<T: Wire>(
+            r: &mut Reader<'_>,
+            wrap: impl FnOnce(T) -> Body,
+        ) -> Result<Body, DecodeError> {
             let v = T::parse(r)?;
             r.finish()?;
-            Ok(v)
+            Ok(wrap(v))
         }
-        let body = match h.kind {
-            MsgType::Hello => Body::Hello(Hello::parse_any_version(h.version, r)?),
-            _ if h.version != OFP_VERSION => {
-                return Err(DecodeError::BadVersion { version: h.version })
+        // Types without a body must not have one (a switch answers OFPBRC_BAD_LEN).
+        #[inline(always)]
+        fn empty(r: &mut Reader<'_>, body: Body) -> Result<Body, DecodeError> {
+            r.finish()?;
+            Ok(body)
+        }
+        match h.kind {
+            MsgType::Hello => {
+                let hello = Hello::parse_any_version(h.version, r)?;
+                r.finish()?;
+                Ok(Body::Hello(hello))
             }
-            MsgType::Error => Body::Error(all(r)?),
-            MsgType::EchoRequest => Body::EchoRequest(r.rest().to_vec()),
-            MsgType::EchoReply => Body::EchoReply(r.rest().to_vec()),
-            MsgType::Experimenter => Body::Experimenter(all(r)?),
-            MsgType::FeaturesRequest => Body::FeaturesRequest,
-            MsgType::FeaturesReply => Body::FeaturesReply(all(r)?),
-            MsgType::GetConfigRequest => Body::GetConfigRequest,
-            MsgType::GetConfigReply => Body::GetConfigReply(all(r)?),
-            MsgType::SetConfig => Body::SetConfig(all(r)?),
-            MsgType::PacketIn => Body::PacketIn(all(r)?),
-            MsgType::FlowRemoved => Body::FlowRemoved(all(r)?),
-            MsgType::PortStatus => Body::PortStatus(all(r)?),
-            MsgType::PacketOut => Body::PacketOut(all(r)?),
-            MsgType::FlowMod => Body::FlowMod(all(r)?),
-            MsgType::GroupMod => Body::GroupMod(all(r)?),
-            MsgType::PortMod => Body::PortMod(all(r)?),
-            MsgType::TableMod => Body::TableMod(all(r)?),
-            MsgType::MultipartRequest => Body::MultipartRequest(all(r)?),
-            MsgType::MultipartReply => Body::MultipartReply(all(r)?),
-            MsgType::BarrierRequest => Body::BarrierRequest,
-            MsgType::BarrierReply => Body::BarrierReply,
-            MsgType::QueueGetConfigRequest => Body::QueueGetConfigRequest(all(r)?),
-            MsgType::QueueGetConfigReply => Body::QueueGetConfigReply(all(r)?),
-            MsgType::RoleRequest => Body::RoleRequest(all(r)?),
-            MsgType::RoleReply => Body::RoleReply(all(r)?),
-            MsgType::GetAsyncRequest => Body::GetAsyncRequest,
-            MsgType::GetAsyncReply => Body::GetAsyncReply(all(r)?),
-            MsgType::SetAsync => Body::SetAsync(all(r)?),
-            MsgType::MeterMod => Body::MeterMod(all(r)?),
-            MsgType::Other(kind) => Body::Unknown {
+            _ if h.version != OFP_VERSION => Err(DecodeError::BadVersion { version: h.version }),
+            MsgType::Error => all(r, Body::Error),
+            MsgType::EchoRequest => Ok(Body::EchoRequest(r.rest().to_vec())),
+            MsgType::EchoReply => Ok(Body::EchoReply(r.rest().to_vec())),
+            MsgType::Experimenter => all(r, Body::Experimenter),
+            MsgType::FeaturesRequest => empty(r, Body::FeaturesRequest),
+            MsgType::FeaturesReply => all(r, Body::FeaturesReply),
+            MsgType::GetConfigRequest => empty(r, Body::GetConfigRequest),
+            MsgType::GetConfigReply => all(r, Body::GetConfigReply),
+            MsgType::SetConfig => all(r, Body::SetConfig),
+            MsgType::PacketIn => all(r, Body::PacketIn),
+            MsgType::FlowRemoved => all(r, Body::FlowRemoved),
+            MsgType::PortStatus => all(r, Body::PortStatus),
+            MsgType::PacketOut => all(r, Body::PacketOut),
+            MsgType::FlowMod => all(r, Body::FlowMod),
+            MsgType::GroupMod => all(r, Body::GroupMod),
+            MsgType::PortMod => all(r, Body::PortMod),
+            MsgType::TableMod => all(r, Body::TableMod),
+            MsgType::MultipartRequest => all(r, Body::MultipartRequest),
+            MsgType::MultipartReply => all(r, Body::MultipartReply),
+            MsgType::BarrierRequest => empty(r, Body::BarrierRequest),
+            MsgType::BarrierReply => empty(r, Body::BarrierReply),
+            MsgType::QueueGetConfigRequest => all(r, Body::QueueGetConfigRequest),
+            MsgType::QueueGetConfigReply => all(r, Body::QueueGetConfigReply),
+            MsgType::RoleRequest => all(r, Body::RoleRequest),
+            MsgType::RoleReply => all(r, Body::RoleReply),
+            MsgType::GetAsyncRequest => empty(r, Body::GetAsyncRequest),
+            MsgType::GetAsyncReply => all(r, Body::GetAsyncReply),
+            MsgType::SetAsync => all(r, Body::SetAsync),
+            MsgType::MeterMod => all(r, Body::MeterMod),
+            MsgType::Other(kind) => Ok(Body::Unknown {
                 kind,
                 body: r.rest().to_vec(),
-            },
-        };
-        // Types without a body must not have one (a switch answers OFPBRC_BAD_LEN).
-        r.finish()?;
-        Ok(body)
+            }),
+        }
     }
 }
 
@@ -384,10 +395,18 @@ impl Message {
         let out = buf
             .get_mut(..len)
             .ok_or(EncodeError::BufferTooSmall { need: len, have })?;
-        let (head, body) = out.split_at_mut(HEADER_LEN);
-        header.emit(&mut Header::new_unchecked(head));
-        self.body.emit(&mut Writer::new(body));
+        self.emit_exact(header, out);
         Ok(len)
+    }
+
+    /// Writes the message with `header` (from `self.header()`) into `out`, which is exactly
+    /// `header.length` (≥ 8) bytes.
+    #[inline]
+    fn emit_exact(&self, header: HeaderRepr, out: &mut [u8]) {
+        if let Some((head, body)) = out.split_first_chunk_mut::<HEADER_LEN>() {
+            header.emit(&mut Header::new_unchecked(head));
+            self.body.emit(&mut Writer::new(body));
+        }
     }
 
     /// The message as a new vector.
@@ -400,33 +419,49 @@ impl Message {
     /// Appends the message to `out` (to batch many messages into one write). On error `out`
     /// is unchanged.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        // One walk over the message for its length; the body is then written in one pass.
         let len = self.wire_len();
-        if len > MAX_MESSAGE_LEN {
+        let Ok(length) = u16::try_from(len) else {
             return Err(EncodeError::TooLong {
                 ctx: "message",
                 len,
             });
-        }
+        };
+        let header = HeaderRepr {
+            version: OFP_VERSION,
+            kind: self.kind(),
+            length,
+            xid: self.xid,
+        };
         let start = out.len();
         out.resize(start + len, 0);
-        let res = match out.get_mut(start..) {
-            Some(tail) => self.emit(tail).map(|_| ()),
-            None => Ok(()),
-        };
-        if res.is_err() {
-            out.truncate(start);
+        if let Some(tail) = out.get_mut(start..) {
+            self.emit_exact(header, tail);
         }
-        res
+        Ok(())
     }
 
     /// Decodes exactly one message.
     pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
-        Self::decode_with_header(bytes).map(|(_, m)| m)
+        let (h, mut r) = Self::frame(bytes)?;
+        Ok(Message {
+            xid: h.xid,
+            body: Body::parse(&h, &mut r)?,
+        })
     }
 
     /// Decodes exactly one message, also returning its header (whose version matters for a
     /// HELLO).
     pub fn decode_with_header(bytes: &[u8]) -> Result<(HeaderRepr, Message), DecodeError> {
+        let (h, mut r) = Self::frame(bytes)?;
+        let body = Body::parse(&h, &mut r)?;
+        Ok((h, Message { xid: h.xid, body }))
+    }
+
+    /// The header of the one message in `bytes`, checked against the slice, and a reader over
+    /// its body.
+    #[inline(always)]
+    fn frame(bytes: &[u8]) -> Result<(HeaderRepr, Reader<'_>), DecodeError> {
         let h = HeaderRepr::parse_bytes(bytes)?;
         if h.version != OFP_VERSION && h.kind != MsgType::Hello {
             return Err(DecodeError::BadVersion { version: h.version });
@@ -448,9 +483,7 @@ impl Message {
             });
         }
         let body = bytes.get(HEADER_LEN..).unwrap_or_default();
-        let mut r = Reader::new(body, body_ctx(h.kind));
-        let body = Body::parse(&h, &mut r)?;
-        Ok((h, Message { xid: h.xid, body }))
+        Ok((h, Reader::new(body, body_ctx(h.kind))))
     }
 }
 

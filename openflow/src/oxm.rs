@@ -407,49 +407,19 @@ codec!(CMac, MacAddr, 6, |v| v.0, |a| MacAddr(a));
 codec!(CV4, Ipv4Addr, 4, |v| v.octets(), |a| Ipv4Addr::from(a));
 codec!(CV6, Ipv6Addr, 16, |v| v.octets(), |a| Ipv6Addr::from(a));
 
-/// A reader over the next `len` bytes of `r`, for a structure named `ctx` that announced
-/// `len` bytes: running past the end is `Truncated` naming that structure (not its parent).
-pub(crate) fn take<'a>(
-    r: &mut Reader<'a>,
-    len: usize,
-    ctx: &'static str,
-) -> Result<Reader<'a>, DecodeError> {
-    take_bytes(r, len, ctx).map(|b| Reader::new(b, ctx))
-}
-
-/// The next `len` bytes of `r`, for a structure named `ctx` (see `take`).
-pub(crate) fn take_bytes<'a>(
-    r: &mut Reader<'a>,
-    len: usize,
-    ctx: &'static str,
-) -> Result<&'a [u8], DecodeError> {
-    if r.remaining() < len {
-        return Err(DecodeError::Truncated {
-            ctx,
-            offset: r.pos(),
-            need: len,
-            have: r.remaining(),
-        });
-    }
-    r.bytes(len)
-}
-
 /// OXM header word (OF1.3.5 §7.2.3.2): class(16) | field(7) | hasmask(1) | length(8).
 const fn header(class: u16, field: u8, has_mask: bool, len: u8) -> u32 {
     ((class as u32) << 16) | (((field & 0x7f) as u32) << 9) | ((has_mask as u32) << 8) | len as u32
 }
 
-/// Longest named OXM: IPV6_SRC/DST with a mask.
-const MAX_BASIC: usize = 4 + 2 * 16;
-
+// The OXM is assembled in place in the output buffer: one bounds check, no zeroed scratch.
 #[inline]
 fn emit_plain<C: Codec>(w: &mut Writer<'_>, field: u8, v: &C::T) {
-    let mut b = [0u8; MAX_BASIC];
-    b[..4].copy_from_slice(
+    let out = w.take(4 + C::LEN);
+    out[..4].copy_from_slice(
         &header(OXM_CLASS_OPENFLOW_BASIC, field, false, C::LEN as u8).to_be_bytes(),
     );
-    C::put(v, &mut b[4..4 + C::LEN]);
-    w.bytes(&b[..4 + C::LEN]);
+    C::put(v, &mut out[4..]);
 }
 
 #[inline]
@@ -457,18 +427,36 @@ fn emit_masked<C: Codec>(w: &mut Writer<'_>, field: u8, v: &C::T, m: Option<&C::
     match m {
         None => emit_plain::<C>(w, field, v),
         Some(m) => {
-            let mut b = [0u8; MAX_BASIC];
-            b[..4].copy_from_slice(
+            let out = w.take(4 + 2 * C::LEN);
+            out[..4].copy_from_slice(
                 &header(OXM_CLASS_OPENFLOW_BASIC, field, true, 2 * C::LEN as u8).to_be_bytes(),
             );
-            C::put(v, &mut b[4..4 + C::LEN]);
-            C::put(m, &mut b[4 + C::LEN..4 + 2 * C::LEN]);
-            w.bytes(&b[..4 + 2 * C::LEN]);
+            let (value, mask) = out[4..].split_at_mut(C::LEN);
+            C::put(v, value);
+            C::put(m, mask);
         }
     }
 }
 
-#[inline]
+// Decode errors are built out of line, only when they happen (the ctx strings of the forty
+// fields then cost nothing on the success path).
+#[cold]
+#[inline(never)]
+fn bad_length(ctx: &'static str, len: usize, min: usize) -> DecodeError {
+    DecodeError::BadLength { ctx, len, min }
+}
+
+#[cold]
+#[inline(never)]
+fn mask_not_allowed(ctx: &'static str) -> DecodeError {
+    DecodeError::BadValue {
+        ctx,
+        field: "hasmask",
+        value: 1,
+    }
+}
+
+#[inline(always)]
 fn parse_plain<C: Codec>(
     ctx: &'static str,
     has_mask: bool,
@@ -476,44 +464,35 @@ fn parse_plain<C: Codec>(
 ) -> Result<C::T, DecodeError> {
     // OF1.3.5 §7.2.3.7: only fields marked maskable in table 12 may set hasmask.
     if has_mask {
-        return Err(DecodeError::BadValue {
-            ctx,
-            field: "hasmask",
-            value: 1,
-        });
+        return Err(mask_not_allowed(ctx));
     }
-    C::get(body).ok_or(DecodeError::BadLength {
-        ctx,
-        len: body.len(),
-        min: C::LEN,
-    })
+    match C::get(body) {
+        Some(v) => Ok(v),
+        None => Err(bad_length(ctx, body.len(), C::LEN)),
+    }
 }
 
 type Masked<T> = (T, Option<T>);
 
-#[inline]
+#[inline(always)]
 fn parse_masked<C: Codec>(
     ctx: &'static str,
     has_mask: bool,
     body: &[u8],
 ) -> Result<Masked<C::T>, DecodeError> {
     // OF1.3.5 §7.2.3.2: with hasmask the payload is value then mask, twice the value length.
-    let want = if has_mask { 2 * C::LEN } else { C::LEN };
-    let bad = || DecodeError::BadLength {
-        ctx,
-        len: body.len(),
-        min: want,
-    };
     if !has_mask {
-        return C::get(body).map(|v| (v, None)).ok_or_else(bad);
+        return match C::get(body) {
+            Some(v) => Ok((v, None)),
+            None => Err(bad_length(ctx, body.len(), C::LEN)),
+        };
     }
-    if body.len() != want {
-        return Err(bad());
-    }
-    let (v, m) = body.split_at_checked(C::LEN).ok_or_else(bad)?;
-    match (C::get(v), C::get(m)) {
-        (Some(v), Some(m)) => Ok((v, Some(m))),
-        _ => Err(bad()),
+    match body.split_at_checked(C::LEN) {
+        Some((v, m)) if body.len() == 2 * C::LEN => match (C::get(v), C::get(m)) {
+            (Some(v), Some(m)) => Ok((v, Some(m))),
+            _ => Err(bad_length(ctx, body.len(), 2 * C::LEN)),
+        },
+        _ => Err(bad_length(ctx, body.len(), 2 * C::LEN)),
     }
 }
 
@@ -557,6 +536,7 @@ macro_rules! oxm_fields {
                 }
             }
 
+            #[inline]
             fn emit_basic(&self, w: &mut Writer<'_>) {
                 match self {
                     $(Oxm::$pv(v) => emit_plain::<$pk>(w, $pc, v),)*
@@ -566,20 +546,19 @@ macro_rules! oxm_fields {
             }
         }
 
-        /// The value of a named basic field from its payload; `None` for a field with no name.
-        fn parse_basic(
-            field: u8,
-            has_mask: bool,
-            body: &[u8],
-        ) -> Result<Option<Oxm>, DecodeError> {
-            Ok(Some(match field {
-                $($pc => Oxm::$pv(parse_plain::<$pk>(concat!("oxm ", $pn), has_mask, body)?),)*
-                $($mc => {
-                    let (value, mask) = parse_masked::<$mk>(concat!("oxm ", $mn), has_mask, body)?;
-                    Oxm::$mv { value, mask }
-                })*
-                _ => return Ok(None),
-            }))
+        /// A field of class `OFPXMC_OPENFLOW_BASIC` from its payload (one jump on `field`); a
+        /// field with no name is `Oxm::Unknown`.
+        ///
+        /// Out of line, and each arm builds its own `Ok`: the value is then written straight
+        /// into the caller's slot, not merged from forty variants into a temporary and copied.
+        #[inline(never)]
+        fn parse_basic(field: u8, has_mask: bool, body: &[u8]) -> Result<Oxm, DecodeError> {
+            match field {
+                $($pc => parse_plain::<$pk>(concat!("oxm ", $pn), has_mask, body).map(Oxm::$pv),)*
+                $($mc => parse_masked::<$mk>(concat!("oxm ", $mn), has_mask, body)
+                    .map(|(value, mask)| Oxm::$mv { value, mask }),)*
+                _ => Ok(unknown(OXM_CLASS_OPENFLOW_BASIC, field, has_mask, body)),
+            }
         }
 
         /// The spec's name of a basic field (`"IPV4_DST"`), if it has one.
@@ -724,43 +703,75 @@ impl Wire for Oxm {
     }
 
     fn parse(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let h = r.u32()?;
-        let class = (h >> 16) as u16;
-        let field = ((h >> 9) & 0x7f) as u8;
-        let has_mask = h & 0x100 != 0;
-        let len = (h & 0xff) as usize;
-        let body = take_bytes(r, len, "oxm")?;
-        match class {
-            OXM_CLASS_OPENFLOW_BASIC => {
-                if let Some(oxm) = parse_basic(field, has_mask, body)? {
-                    return Ok(oxm);
-                }
-            }
-            OXM_CLASS_EXPERIMENTER => {
-                // ofp_oxm_experimenter_header: the experimenter id is part of the payload.
-                let Some((id, rest)) = body.split_first_chunk::<4>() else {
-                    return Err(DecodeError::BadLength {
-                        ctx: "oxm experimenter",
-                        len,
-                        min: 4,
-                    });
-                };
-                return Ok(Oxm::Experimenter {
-                    field,
-                    has_mask,
-                    experimenter: u32::from_be_bytes(*id),
-                    body: rest.to_vec(),
-                });
-            }
-            _ => {}
-        }
-        Ok(Oxm::Unknown {
-            class,
-            field,
-            has_mask,
-            body: body.to_vec(),
-        })
+        parse_oxm(r)
     }
+}
+
+/// One OXM TLV. Inlined into the loop of `Match::parse`, the hot path of every FLOW_MOD.
+#[inline(always)]
+fn parse_oxm(r: &mut Reader<'_>) -> Result<Oxm, DecodeError> {
+    let h = r.u32()?;
+    let class = (h >> 16) as u16;
+    let field = ((h >> 9) & 0x7f) as u8;
+    let has_mask = h & 0x100 != 0;
+    let len = (h & 0xff) as usize;
+    let body = r.bytes_as(len, "oxm")?;
+    if class == OXM_CLASS_OPENFLOW_BASIC {
+        parse_basic(field, has_mask, body)
+    } else {
+        parse_other_class(class, field, has_mask, body)
+    }
+}
+
+/// An OXM of a class other than OpenFlow-basic (out of line: rare, and it allocates).
+#[inline(never)]
+fn parse_other_class(
+    class: u16,
+    field: u8,
+    has_mask: bool,
+    body: &[u8],
+) -> Result<Oxm, DecodeError> {
+    if class != OXM_CLASS_EXPERIMENTER {
+        return Ok(unknown(class, field, has_mask, body));
+    }
+    // ofp_oxm_experimenter_header: the experimenter id is part of the payload.
+    let Some((id, rest)) = body.split_first_chunk::<4>() else {
+        return Err(DecodeError::BadLength {
+            ctx: "oxm experimenter",
+            len: body.len(),
+            min: 4,
+        });
+    };
+    Ok(Oxm::Experimenter {
+        field,
+        has_mask,
+        experimenter: u32::from_be_bytes(*id),
+        body: rest.to_vec(),
+    })
+}
+
+/// An OXM kept byte for byte.
+#[cold]
+#[inline(never)]
+fn unknown(class: u16, field: u8, has_mask: bool, body: &[u8]) -> Oxm {
+    Oxm::Unknown {
+        class,
+        field,
+        has_mask,
+        body: body.to_vec(),
+    }
+}
+
+/// How many OXMs the payload of a match holds (each is its 4-byte header plus the length in
+/// its last header byte), to reserve the vector exactly; never more than `bytes.len() / 4`.
+#[inline]
+fn count_oxms(mut bytes: &[u8]) -> usize {
+    let mut n = 0;
+    while let Some(h) = bytes.first_chunk::<4>() {
+        n += 1;
+        bytes = bytes.get(4 + usize::from(h[3])..).unwrap_or_default();
+    }
+    n
 }
 
 /// `ofp_match` of type `OFPMT_OXM` (OF1.3.5 §7.2.3.1): OXM fields, padded to 8 bytes.
@@ -831,15 +842,21 @@ impl Wire for Match {
     }
 
     fn emit(&self, w: &mut Writer<'_>) {
-        let len = self.length();
-        w.u32(u32::from(OFPMT_OXM) << 16 | u32::from(crate::wire::len16(len)));
+        // The length is patched in once the fields are written (one pass over them).
+        let start = w.pos();
+        w.u32(u32::from(OFPMT_OXM) << 16);
         for f in &self.fields {
             f.emit(w);
         }
+        let len = w.pos() - start;
+        w.patch_u16(start + 2, crate::wire::len16(len));
         // OF1.3.5 §7.2.3.1: zero padding to a multiple of 8, not counted in `length`.
         w.zeros(pad8(len));
     }
 
+    // Always inlined into the few messages that hold a match (flow mod, flow removed, packet
+    // in, flow stats): saves a call and a copy of the result on the hot path of each.
+    #[inline(always)]
     fn parse(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let kind = r.u16()?;
         if kind != OFPMT_OXM {
@@ -852,16 +869,13 @@ impl Wire for Match {
         }
         let len = usize::from(r.u16()?);
         if len < 4 {
-            return Err(DecodeError::BadLength {
-                ctx: "match",
-                len,
-                min: 4,
-            });
+            return Err(bad_length("match", len, 4));
         }
-        let mut body = take(r, len - 4, "match")?;
-        let mut fields = Vec::with_capacity(4);
+        let bytes = r.bytes_as(len - 4, "match")?;
+        let mut body = Reader::new(bytes, "match");
+        let mut fields = Vec::with_capacity(count_oxms(bytes));
         while !body.is_empty() {
-            fields.push(Oxm::parse(&mut body)?);
+            fields.push(parse_oxm(&mut body)?);
         }
         // OF1.3.5 §7.2.3.1: pad so the whole ofp_match is a multiple of 8.
         r.skip(pad8(len))?;

@@ -8,18 +8,49 @@
 use crate::error::DecodeError;
 
 /// A bounds-checked cursor over received bytes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Reader<'a> {
+    /// Everything this reader covers (for `pos` and `Debug`).
     buf: &'a [u8],
-    pos: usize,
+    /// The bytes not consumed yet, a suffix of `buf`. Keeping the suffix rather than an offset
+    /// makes each read one length comparison and no `offset ≤ len` check.
+    rest: &'a [u8],
     ctx: &'static str,
+}
+
+impl core::fmt::Debug for Reader<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Reader")
+            .field("buf", &self.buf)
+            .field("pos", &self.pos())
+            .field("ctx", &self.ctx)
+            .finish()
+    }
+}
+
+/// `DecodeError::Truncated`, built out of line and only when it happens: the success path of
+/// every read is then a compare and a pointer bump, small enough to inline everywhere. Values,
+/// not `&Reader`, so the reader itself can stay in registers.
+#[cold]
+#[inline(never)]
+fn truncated(ctx: &'static str, offset: usize, need: usize, have: usize) -> DecodeError {
+    DecodeError::Truncated {
+        ctx,
+        offset,
+        need,
+        have,
+    }
 }
 
 impl<'a> Reader<'a> {
     /// A reader over `buf`; `ctx` names what is being decoded, for errors.
     #[inline]
     pub fn new(buf: &'a [u8], ctx: &'static str) -> Self {
-        Reader { buf, pos: 0, ctx }
+        Reader {
+            buf,
+            rest: buf,
+            ctx,
+        }
     }
 
     /// The structure this reader decodes.
@@ -31,82 +62,125 @@ impl<'a> Reader<'a> {
     /// Bytes consumed so far.
     #[inline]
     pub fn pos(&self) -> usize {
-        self.pos
+        self.buf.len() - self.rest.len()
     }
 
     /// Bytes not consumed yet.
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
+        self.rest.len()
     }
 
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.remaining() == 0
+        self.rest.is_empty()
     }
 
-    #[inline]
+    #[inline(always)]
     fn truncated(&self, need: usize) -> DecodeError {
-        DecodeError::Truncated {
-            ctx: self.ctx,
-            offset: self.pos,
-            need,
-            have: self.remaining(),
-        }
+        self.truncated_as(self.ctx, need)
+    }
+
+    /// `Truncated` for a structure named `ctx` that needs `need` bytes from here.
+    #[inline(always)]
+    pub(crate) fn truncated_as(&self, ctx: &'static str, need: usize) -> DecodeError {
+        truncated(ctx, self.pos(), need, self.remaining())
+    }
+
+    /// The bytes not consumed yet.
+    #[inline(always)]
+    pub(crate) fn unread(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    /// Takes the next `n` bytes if there are that many (the caller builds the error, e.g.
+    /// with `truncated_as`, only when there are not).
+    #[inline(always)]
+    pub(crate) fn try_bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (s, rest) = self.rest.split_at_checked(n)?;
+        self.rest = rest;
+        Some(s)
     }
 
     /// Takes the next `n` bytes.
     #[inline]
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if self.remaining() < n {
-            return Err(self.truncated(n));
+        match self.try_bytes(n) {
+            Some(s) => Ok(s),
+            None => Err(self.truncated(n)),
         }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
+    }
+
+    /// Takes the next `n` bytes of a structure named `ctx` that announced `n` bytes: running
+    /// past the end is `Truncated` naming that structure, not the reader's.
+    #[inline]
+    pub(crate) fn bytes_as(
+        &mut self,
+        n: usize,
+        ctx: &'static str,
+    ) -> Result<&'a [u8], DecodeError> {
+        match self.try_bytes(n) {
+            Some(s) => Ok(s),
+            None => Err(self.truncated_as(ctx, n)),
+        }
     }
 
     /// Takes the next `N` bytes as an array.
-    #[inline]
+    #[inline(always)]
     pub fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let s = self.bytes(N)?;
-        let mut a = [0u8; N];
-        a.copy_from_slice(s);
-        Ok(a)
+        match self.rest.split_first_chunk::<N>() {
+            Some((a, rest)) => {
+                self.rest = rest;
+                Ok(*a)
+            }
+            None => Err(self.truncated(N)),
+        }
+    }
+
+    /// The next `N` bytes as a reader of their own (consumed from this one), if there are
+    /// that many: for a fixed-size part read field by field. Over a reader of known length
+    /// the compiler sees every read of an inlined field parser in bounds and drops the checks.
+    /// When it is `None`, parse from `self` instead: that fails exactly where reading field by
+    /// field fails (same error, same offset).
+    #[inline(always)]
+    pub(crate) fn split_fixed<const N: usize>(&mut self) -> Option<Reader<'a>> {
+        let (part, rest) = self.rest.split_first_chunk::<N>()?;
+        self.rest = rest;
+        Some(Reader::new(part, self.ctx))
     }
 
     /// Looks at the next `n` bytes without consuming them.
     #[inline]
     pub fn peek(&self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if self.remaining() < n {
-            return Err(self.truncated(n));
+        match self.unread().get(..n) {
+            Some(s) => Ok(s),
+            None => Err(self.truncated(n)),
         }
-        Ok(&self.buf[self.pos..self.pos + n])
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.array::<1>()?[0])
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn u16(&mut self) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.array()?))
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn u32(&mut self) -> Result<u32, DecodeError> {
         Ok(u32::from_be_bytes(self.array()?))
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn u64(&mut self) -> Result<u64, DecodeError> {
         Ok(u64::from_be_bytes(self.array()?))
     }
 
     /// Skips `n` bytes (padding). Receivers ignore pad contents (OF1.3.5 §7: pads are
     /// "set to zero" by senders; we do not reject non-zero pads from peers).
-    #[inline]
+    #[inline(always)]
     pub fn skip(&mut self, n: usize) -> Result<(), DecodeError> {
         self.bytes(n).map(|_| ())
     }
@@ -114,8 +188,8 @@ impl<'a> Reader<'a> {
     /// Everything not consumed yet.
     #[inline]
     pub fn rest(&mut self) -> &'a [u8] {
-        let s = &self.buf[self.pos..];
-        self.pos = self.buf.len();
+        let s = self.rest;
+        self.rest = &s[s.len()..];
         s
     }
 
@@ -136,7 +210,7 @@ impl<'a> Reader<'a> {
         header: usize,
         ctx: &'static str,
     ) -> Result<Reader<'a>, DecodeError> {
-        let consumed = self.pos - start;
+        let consumed = self.pos() - start;
         if len < header || len < consumed {
             return Err(DecodeError::BadLength {
                 ctx,
@@ -153,11 +227,17 @@ impl<'a> Reader<'a> {
         if self.is_empty() {
             Ok(())
         } else {
-            Err(DecodeError::TrailingBytes {
-                ctx: self.ctx,
-                offset: self.pos,
-                extra: self.remaining(),
-            })
+            Err(self.trailing())
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trailing(&self) -> DecodeError {
+        DecodeError::TrailingBytes {
+            ctx: self.ctx,
+            offset: self.pos(),
+            extra: self.remaining(),
         }
     }
 }
@@ -186,14 +266,53 @@ impl<'a> Writer<'a> {
 
     #[inline]
     pub fn bytes(&mut self, b: &[u8]) {
-        let end = self.pos + b.len();
-        assert!(
-            end <= self.buf.len(),
-            "openflow: emit wrote past wire_len ({end} > {})",
-            self.buf.len()
-        );
-        self.buf[self.pos..end].copy_from_slice(b);
-        self.pos = end;
+        self.take(b.len()).copy_from_slice(b);
+    }
+
+    /// The next `n` bytes of the buffer, counted as written: the caller fills every one (so
+    /// a structure can be assembled in place, with its bounds checked once).
+    #[inline]
+    pub(crate) fn take(&mut self, n: usize) -> &mut [u8] {
+        let (pos, len) = (self.pos, self.buf.len());
+        match self.buf.get_mut(pos..).and_then(|t| t.get_mut(..n)) {
+            Some(out) => {
+                self.pos = pos + n;
+                out
+            }
+            None => overrun(pos + n, len),
+        }
+    }
+
+    /// The next `N` bytes as an array to fill in place (see `take`).
+    #[inline]
+    pub(crate) fn take_array<const N: usize>(&mut self) -> &mut [u8; N] {
+        let (pos, len) = (self.pos, self.buf.len());
+        match self
+            .buf
+            .get_mut(pos..)
+            .and_then(|t| t.first_chunk_mut::<N>())
+        {
+            Some(out) => {
+                self.pos = pos + N;
+                out
+            }
+            None => overrun(pos + N, len),
+        }
+    }
+
+    /// Overwrites the 16-bit length field written earlier at `at` (a length known only once
+    /// the structure's contents are written: one pass instead of a `wire_len` walk first).
+    #[inline]
+    pub(crate) fn patch_u16(&mut self, at: usize, v: u16) {
+        let len = self.buf.len();
+        match self
+            .buf
+            .get_mut(at..)
+            .and_then(|t| t.first_chunk_mut::<2>())
+        {
+            Some(out) => *out = v.to_be_bytes(),
+            None => overrun(at + 2, len),
+        }
     }
 
     #[inline]
@@ -219,13 +338,7 @@ impl<'a> Writer<'a> {
     /// Writes `n` zero bytes (padding).
     #[inline]
     pub fn zeros(&mut self, n: usize) {
-        const Z: [u8; 64] = [0; 64];
-        let mut left = n;
-        while left > 0 {
-            let k = left.min(Z.len());
-            self.bytes(&Z[..k]);
-            left -= k;
-        }
+        self.take(n).fill(0);
     }
 
     /// Pads with zeros so that the bytes written since `start` are a multiple of 8.
@@ -236,12 +349,22 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// Writing past the end of the buffer: a `wire_len`/`emit` pair that disagree (our bug).
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn overrun(end: usize, len: usize) -> ! {
+    panic!("openflow: emit wrote past wire_len ({end} > {len})")
+}
+
 /// Padding that brings `len` to a multiple of 8.
+#[inline]
 pub const fn pad8(len: usize) -> usize {
     (8 - len % 8) % 8
 }
 
 /// `len` rounded up to a multiple of 8.
+#[inline]
 pub const fn round8(len: usize) -> usize {
     len + pad8(len)
 }
@@ -270,6 +393,21 @@ pub fn parse_list<T: Wire>(r: &mut Reader<'_>) -> Result<Vec<T>, DecodeError> {
         out.push(T::parse(r)?);
     }
     Ok(out)
+}
+
+/// How many elements a list of TLVs holds, each with a 16-bit length (of the whole element) at
+/// byte `len_at`, as a capacity for the vector they decode into: exact for a well-formed list,
+/// and never more than `1 + bytes.len() / min` whatever the bytes (a length below `min` counts
+/// as `min`), so hostile input cannot make us reserve much.
+#[inline]
+pub(crate) fn count_tlv16(mut bytes: &[u8], len_at: usize, min: usize) -> usize {
+    let mut n = 0;
+    while let Some(&[a, b]) = bytes.get(len_at..len_at + 2) {
+        n += 1;
+        let len = usize::from(u16::from_be_bytes([a, b])).max(min);
+        bytes = bytes.get(len..).unwrap_or_default();
+    }
+    n
 }
 
 /// Total wire length of a list.

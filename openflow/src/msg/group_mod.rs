@@ -1,10 +1,10 @@
 //! Groups: `ofp_group_mod` (OF1.3.5 §7.3.4.2).
 
 use crate::error::DecodeError;
-use crate::group::Bucket;
+use crate::group::{parse_buckets, Bucket};
 use crate::macros::open_enum;
 use crate::types::{GroupId, GroupType};
-use crate::wire::{emit_list, list_len, parse_list, Reader, Wire, Writer};
+use crate::wire::{emit_list, list_len, Reader, Wire, Writer};
 
 open_enum! {
     /// Group mod command — `ofp_group_mod_command` (OF1.3.5 §7.3.4.2).
@@ -68,25 +68,39 @@ impl Wire for GroupMod {
     }
 
     fn emit(&self, w: &mut Writer<'_>) {
-        w.u16(self.command.value());
-        w.u8(self.group_type.value());
-        w.zeros(1);
-        w.u32(self.group_id.0);
+        let [c0, c1] = self.command.value().to_be_bytes();
+        let [g0, g1, g2, g3] = self.group_id.0.to_be_bytes();
+        // command, type, pad, group_id.
+        *w.take_array() = [c0, c1, self.group_type.value(), 0, g0, g1, g2, g3];
         emit_list(&self.buckets, w);
     }
 
     /// Parses the rest of the message as a group mod body.
     fn parse(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let command = GroupModCommand::from(r.u16()?);
-        let group_type = GroupType::from(r.u8()?);
-        r.skip(1)?;
-        Ok(GroupMod {
-            command,
-            group_type,
-            group_id: GroupId(r.u32()?),
-            buckets: parse_list(r)?,
-        })
+        // As for the flow mod: with the fixed part all there, it is decoded last, straight
+        // into the result; cut short, it is read field by field from `r`, which fails where
+        // that reading fails.
+        let Some(mut fixed) = r.split_fixed::<8>() else {
+            return with_fixed(r, Vec::new());
+        };
+        let buckets = parse_buckets(r)?;
+        with_fixed(&mut fixed, buckets)
     }
+}
+
+/// A group mod from its 8-byte fixed part, read field by field from `r`, and its buckets
+/// (always inlined, for `Reader::split_fixed`).
+#[inline(always)]
+fn with_fixed(r: &mut Reader<'_>, buckets: Vec<Bucket>) -> Result<GroupMod, DecodeError> {
+    let command = GroupModCommand::from(r.u16()?);
+    let group_type = GroupType::from(r.u8()?);
+    r.skip(1)?; // pad
+    Ok(GroupMod {
+        command,
+        group_type,
+        group_id: GroupId(r.u32()?),
+        buckets,
+    })
 }
 
 #[cfg(any(test, feature = "proptest"))]
@@ -120,6 +134,35 @@ mod tests {
     fn delete_has_no_buckets() {
         let d = GroupMod::delete(GroupId::ALL);
         assert_eq!(d.to_vec(), [0, 2, 0, 0, 0xff, 0xff, 0xff, 0xfc]);
+    }
+
+    #[test]
+    fn truncated_fixed_part_names_the_field_that_does_not_fit() {
+        // command (2), type (1), pad (1), group_id (4): cut inside each, the error names it.
+        let b = GroupMod::delete(GroupId(9)).to_vec();
+        for (n, offset, need) in [
+            (0, 0, 2),
+            (1, 0, 2),
+            (2, 2, 1),
+            (3, 3, 1),
+            (4, 4, 4),
+            (7, 4, 4),
+        ] {
+            assert_eq!(
+                parse_all::<GroupMod>(&b[..n]),
+                Err(DecodeError::Truncated {
+                    ctx: "test",
+                    offset,
+                    need,
+                    have: n - offset,
+                }),
+                "cut at {n}"
+            );
+        }
+        assert_eq!(
+            parse_all::<GroupMod>(&b).unwrap(),
+            GroupMod::delete(GroupId(9))
+        );
     }
 
     proptest! {

@@ -142,7 +142,7 @@ impl Wire for GroupDesc {
         e.skip(1)?;
         let group_id = GroupId(e.u32()?);
         // The buckets run to the end of the description.
-        let buckets = parse_list(&mut e)?;
+        let buckets = crate::group::parse_buckets(&mut e)?;
         Ok(GroupDesc {
             group_type,
             group_id,
