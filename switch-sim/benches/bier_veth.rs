@@ -23,6 +23,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot set up stops
 
+#[path = "common/star.rs"]
+mod star;
+
 #[path = "../tests/bier_common/ofclient.rs"]
 mod ofclient;
 
@@ -41,50 +44,11 @@ use openflow::{
     Action, Bucket, FlowMod, GroupId, GroupMod, GroupType, Instruction, Match, Message, Oxm,
     PortNo, TableId, Xid,
 };
+use star::Topology;
 use switch_sim::bier::convert::table_key;
-use switch_sim::netns::{unique_tag, veth, Daemon, Netns};
+use switch_sim::netns::Daemon;
 
 const BSL: bier::Bsl = bier::Bsl::B64;
-
-struct Topology {
-    tag: String,
-    sw: Netns,
-    sender: Netns,
-    receivers: Vec<Netns>,
-}
-
-impl Topology {
-    fn build() -> Topology {
-        let tag = unique_tag();
-        let sw = Netns::create("bbsw").unwrap();
-        let sender = Netns::create("bbsnd").unwrap();
-        let receivers: Vec<Netns> = (2..=4)
-            .map(|i| Netns::create(&format!("bbrcv{i}")).unwrap())
-            .collect();
-        veth(&format!("q{tag}p1"), &sw, &format!("q{tag}e1"), &sender).unwrap();
-        for (i, r) in receivers.iter().enumerate() {
-            let n = i + 2;
-            veth(&format!("q{tag}p{n}"), &sw, &format!("q{tag}e{n}"), r).unwrap();
-        }
-        Topology {
-            tag,
-            sw,
-            sender,
-            receivers,
-        }
-    }
-
-    fn received(&self) -> Vec<u64> {
-        self.receivers
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                r.counter(&format!("q{}e{}", self.tag, i + 2), "rx_packets")
-                    .unwrap()
-            })
-            .collect()
-    }
-}
 
 fn bits(v: &[u16]) -> BitString {
     BitString::from_positions(BSL, v.iter().map(|&b| BitPosition::new(b).unwrap()))
@@ -183,7 +147,7 @@ fn program() {
 /// Sends `frame` through a raw packet socket in the sender namespace for `secs` (or at most
 /// `max` frames); returns how many were sent and how long it took.
 fn send(t: &Topology, frame: Vec<u8>, secs: Duration, max: u64) -> (u64, Duration) {
-    let ifname = format!("q{}e1", t.tag);
+    let ifname = t.host_if(1);
     t.sender
         .run(move || {
             let iface = pnet::datalink::interfaces()
@@ -264,7 +228,7 @@ fn main() {
     let secs = Duration::from_secs(nums.first().copied().unwrap_or(2).clamp(1, 30));
     let rounds = nums.get(1).copied().unwrap_or(2).clamp(1, 10);
 
-    let t = Topology::build();
+    let t = Topology::build("bb");
     let mut args = vec![
         env!("CARGO_BIN_EXE_switch-sim").to_owned(),
         "--dpid".into(),
@@ -274,7 +238,7 @@ fn main() {
     ];
     for n in 1..=4 {
         args.push("--port".into());
-        args.push(format!("{n}=q{}p{n}", t.tag));
+        args.push(format!("{n}={}", t.switch_port(n)));
     }
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let _switch: Daemon = t.sw.spawn(&[("RUST_LOG", "warn")], &a, None).unwrap();

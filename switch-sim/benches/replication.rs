@@ -21,61 +21,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot set up stops
 
+#[path = "common/star.rs"]
+mod star;
+
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use openflow::oxm::MacAddr;
-use switch_sim::netns::{unique_tag, veth, Daemon, Netns};
+use star::Topology;
+use switch_sim::netns::Daemon;
 
 const GROUP: &str = "group_id=1,type=all,bucket=output:2,bucket=output:3,bucket=output:4";
 const FLOW: &str = "priority=100,udp,nw_dst=239.1.1.1,actions=group:1";
 const MAX_PACKETS: u64 = 20_000_000;
-
-struct Topology {
-    tag: String,
-    sw: Netns,
-    sender: Netns,
-    receivers: Vec<Netns>,
-}
-
-impl Topology {
-    fn build() -> Topology {
-        let tag = unique_tag();
-        let sw = Netns::create("bsw").unwrap();
-        let sender = Netns::create("bsnd").unwrap();
-        let receivers: Vec<Netns> = (2..=4)
-            .map(|i| Netns::create(&format!("brcv{i}")).unwrap())
-            .collect();
-        veth(&format!("s{tag}p1"), &sw, &format!("h{tag}e1"), &sender).unwrap();
-        for (i, r) in receivers.iter().enumerate() {
-            let n = i + 2;
-            veth(&format!("s{tag}p{n}"), &sw, &format!("h{tag}e{n}"), r).unwrap();
-        }
-        Topology {
-            tag,
-            sw,
-            sender,
-            receivers,
-        }
-    }
-
-    fn switch_port(&self, n: usize) -> String {
-        format!("s{}p{n}", self.tag)
-    }
-
-    fn host_if(&self, n: usize) -> String {
-        format!("h{}e{n}", self.tag)
-    }
-
-    fn received(&self) -> Vec<u64> {
-        self.receivers
-            .iter()
-            .enumerate()
-            .map(|(i, r)| r.counter(&self.host_if(i + 2), "rx_packets").unwrap())
-            .collect()
-    }
-}
 
 fn wait_for<T>(what: &str, d: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + d;
@@ -333,7 +292,7 @@ fn main() {
     let secs = Duration::from_secs(nums.first().copied().unwrap_or(3).clamp(1, 60));
     let rounds = nums.get(1).copied().unwrap_or(3).clamp(1, 10);
 
-    let t = Topology::build();
+    let t = Topology::build("b");
     let tmp = TempDir(std::env::temp_dir().join(format!("tsm-bench-replication-{}", t.tag)));
     std::fs::create_dir_all(&tmp.0).unwrap();
     let tmp = &tmp.0;
