@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::rendezvous::SwitchBudget;
 use crate::types::{Dpid, TraceId};
 
 /// The common prefix of every problem `type` URI this API emits.
@@ -274,6 +275,119 @@ pub enum ApiError {
     Forbidden {
         /// Why.
         reason: String,
+        /// The name of the token that was presented.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+        /// The right the token lacks (`subsets`, `claims`, `admin`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        right: Option<String>,
+        /// The negotiating group the token may not use.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
+    },
+
+    /// An `Idempotency-Key` was used again for a different request (method, path or body).
+    #[serde(rename = "https://tsm.invalid/problems/idempotency-key-reused")]
+    #[schema(title = "idempotency-key-reused")]
+    #[error("Idempotency-Key {key:?} was used for a different request: {reason}")]
+    IdempotencyKeyReused {
+        /// The key.
+        key: String,
+        /// What differs.
+        reason: String,
+    },
+
+    /// The events after the requested seq are no longer held: resynchronise.
+    #[serde(rename = "https://tsm.invalid/problems/events-gone")]
+    #[schema(title = "events-gone")]
+    #[error(
+        "the events after seq {after} are not available: the server holds {first_available} \
+         to {last}; re-read the state and follow the stream from there"
+    )]
+    EventsGone {
+        /// The resume point asked for.
+        after: u64,
+        /// The oldest event held.
+        first_available: u64,
+        /// The newest event issued.
+        last: u64,
+    },
+
+    /// The server is not ready to serve (starting or stopping).
+    #[serde(rename = "https://tsm.invalid/problems/not-ready")]
+    #[schema(title = "not-ready")]
+    #[error("not ready: {reason}")]
+    NotReady {
+        /// Why.
+        reason: String,
+    },
+
+    /// Every copy of the requested subset is claimed or held by a block.
+    #[serde(rename = "https://tsm.invalid/problems/rendezvous-exhausted")]
+    #[schema(title = "rendezvous-exhausted")]
+    #[error(
+        "all {copies} copies of subset {} of group {group:?} are taken; use an on-demand \
+         subset (POST /v1/groups/{group}/subsets)",
+        list(members)
+    )]
+    RendezvousExhausted {
+        /// The group.
+        group: String,
+        /// The subset asked for.
+        #[schema(value_type = Vec<String>)]
+        members: Vec<IpAddr>,
+        /// How many copies the plan has.
+        copies: u32,
+    },
+
+    /// The claim or block has ended (expired or released) or never existed.
+    #[serde(rename = "https://tsm.invalid/problems/claim-expired")]
+    #[schema(title = "claim-expired")]
+    #[error("{id} has expired, was released, or never existed")]
+    ClaimExpired {
+        /// The claim (`c-…`) or block (`b-…`) id.
+        id: String,
+    },
+
+    /// A rendezvous plan does not fit the switches' group or flow budgets; nothing was
+    /// installed.
+    #[serde(rename = "https://tsm.invalid/problems/over-budget")]
+    #[schema(title = "over-budget")]
+    #[error(
+        "the rendezvous plan of group {group:?} does not fit: {}",
+        over_note(switches)
+    )]
+    OverBudget {
+        /// The group.
+        group: String,
+        /// The switches that cannot hold their share, with the numbers.
+        switches: Vec<SwitchBudget>,
+    },
+
+    /// The subset size `k` of a rendezvous plan is 0 or larger than the group.
+    #[serde(rename = "https://tsm.invalid/problems/k-out-of-range")]
+    #[schema(title = "k-out-of-range")]
+    #[error("k = {k} is out of range: group {group:?} has {n} members (1 <= k <= n)")]
+    KOutOfRange {
+        /// The group.
+        group: String,
+        /// The subset size asked for.
+        k: u64,
+        /// The group's member count.
+        n: u64,
+    },
+
+    /// A claim names a number of members other than the plan's `k`.
+    #[serde(rename = "https://tsm.invalid/problems/wrong-subset-size")]
+    #[schema(title = "wrong-subset-size")]
+    #[error("a claim on group {group:?} needs exactly k = {k} members, not {size}")]
+    WrongSubsetSize {
+        /// The group.
+        group: String,
+        /// How many members were named.
+        size: u64,
+        /// The plan's subset size.
+        k: u64,
     },
 
     /// A fault of the server itself.
@@ -292,6 +406,21 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn over_note(switches: &[SwitchBudget]) -> String {
+    let one = |b: &SwitchBudget| {
+        let avail = |a: Option<u64>| a.map_or_else(|| "unlimited".to_owned(), |a| a.to_string());
+        format!(
+            "switch {} needs {} groups ({} available) and {} flows ({} available)",
+            b.dpid,
+            b.groups_needed,
+            avail(b.groups_available),
+            b.flows_needed,
+            avail(b.flows_available)
+        )
+    };
+    switches.iter().map(one).collect::<Vec<_>>().join("; ")
 }
 
 fn pending_note(switches: &[Dpid]) -> String {
@@ -327,6 +456,14 @@ impl ApiError {
             ApiError::Timeout { .. } => "timeout",
             ApiError::Unauthorized { .. } => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
+            ApiError::IdempotencyKeyReused { .. } => "idempotency-key-reused",
+            ApiError::EventsGone { .. } => "events-gone",
+            ApiError::NotReady { .. } => "not-ready",
+            ApiError::RendezvousExhausted { .. } => "rendezvous-exhausted",
+            ApiError::ClaimExpired { .. } => "claim-expired",
+            ApiError::OverBudget { .. } => "over-budget",
+            ApiError::KOutOfRange { .. } => "k-out-of-range",
+            ApiError::WrongSubsetSize { .. } => "wrong-subset-size",
             ApiError::Internal { .. } => "internal",
         }
     }
@@ -361,6 +498,16 @@ impl ApiError {
             ApiError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::IdempotencyKeyReused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::EventsGone { .. } => StatusCode::GONE,
+            ApiError::NotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RendezvousExhausted { .. } | ApiError::OverBudget { .. } => {
+                StatusCode::CONFLICT
+            }
+            ApiError::ClaimExpired { .. } => StatusCode::GONE,
+            ApiError::KOutOfRange { .. } | ApiError::WrongSubsetSize { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -389,6 +536,14 @@ impl ApiError {
             ApiError::Timeout { .. } => "Timeout",
             ApiError::Unauthorized { .. } => "Unauthorized",
             ApiError::Forbidden { .. } => "Forbidden",
+            ApiError::IdempotencyKeyReused { .. } => "Idempotency key reused",
+            ApiError::EventsGone { .. } => "Events no longer available",
+            ApiError::NotReady { .. } => "Not ready",
+            ApiError::RendezvousExhausted { .. } => "Rendezvous subset exhausted",
+            ApiError::ClaimExpired { .. } => "Claim expired",
+            ApiError::OverBudget { .. } => "Plan over budget",
+            ApiError::KOutOfRange { .. } => "Subset size out of range",
+            ApiError::WrongSubsetSize { .. } => "Wrong subset size",
             ApiError::Internal { .. } => "Internal error",
         }
     }
@@ -465,6 +620,13 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: say which scheme is expected (the auth layer may refine it).
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tsmd\""),
+            );
+        }
         response
     }
 }
@@ -548,6 +710,49 @@ mod tests {
             },
             ApiError::Forbidden {
                 reason: "group".into(),
+                token: Some("t".into()),
+                right: None,
+                group: Some("g".into()),
+            },
+            ApiError::IdempotencyKeyReused {
+                key: "k".into(),
+                reason: "other body".into(),
+            },
+            ApiError::EventsGone {
+                after: 1,
+                first_available: 9,
+                last: 20,
+            },
+            ApiError::NotReady {
+                reason: "starting".into(),
+            },
+            ApiError::RendezvousExhausted {
+                group: "g".into(),
+                members: vec![ip],
+                copies: 2,
+            },
+            ApiError::ClaimExpired {
+                id: "c-0000000000000001".into(),
+            },
+            ApiError::OverBudget {
+                group: "g".into(),
+                switches: vec![SwitchBudget {
+                    dpid: Dpid(2),
+                    groups_needed: 112,
+                    groups_available: Some(100),
+                    flows_needed: 112,
+                    flows_available: None,
+                }],
+            },
+            ApiError::KOutOfRange {
+                group: "g".into(),
+                k: 9,
+                n: 8,
+            },
+            ApiError::WrongSubsetSize {
+                group: "g".into(),
+                size: 2,
+                k: 3,
             },
             ApiError::Internal {
                 reason: "bug".into(),

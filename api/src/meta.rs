@@ -15,11 +15,13 @@
 //! - `Authorization: Bearer <token>`; any other form is 400.
 
 use std::fmt;
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 
+use crate::auth::{Principal, Right};
 use crate::error::ApiError;
 use crate::types::TraceId;
 
@@ -41,6 +43,9 @@ pub struct RequestMeta {
     pub idempotency_key: Option<String>,
     /// The bearer token, if any.
     pub bearer: Option<BearerToken>,
+    /// Who the token belongs to, when the router authenticated it (`None` without tokens
+    /// configured, or on an open route without a token).
+    pub principal: Option<Arc<Principal>>,
 }
 
 impl RequestMeta {
@@ -67,6 +72,17 @@ impl RequestMeta {
         self
     }
 
+    /// `Ok` when the request may use `group` with `right`: always without authentication,
+    /// else when the principal has both (the 403 names what is missing). For resources that
+    /// are not addressed by group name (a subset by address, a claim by id), the service
+    /// calls this with the resource's group.
+    pub fn authorize(&self, right: Option<Right>, group: &str) -> Result<(), ApiError> {
+        match &self.principal {
+            None => Ok(()),
+            Some(p) => p.check(right, Some(group)),
+        }
+    }
+
     /// Reads the meta from request headers (the rules are in the module docs).
     pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
         let trace_id = match single(headers, X_TRACE_ID)? {
@@ -90,6 +106,7 @@ impl RequestMeta {
             trace_id,
             idempotency_key,
             bearer,
+            principal: None,
         })
     }
 }
@@ -189,7 +206,7 @@ fn parse_idempotency_key(value: &str) -> Result<String, ApiError> {
     Ok(key.to_owned())
 }
 
-fn parse_bearer(value: &str) -> Result<BearerToken, ApiError> {
+pub(crate) fn parse_bearer(value: &str) -> Result<BearerToken, ApiError> {
     let bad = || ApiError::BadHeader {
         header: "authorization".to_owned(),
         reason: "expected \"Bearer <token>\"".to_owned(),
@@ -206,7 +223,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        RequestMeta::from_headers(&parts.headers)
+        let mut meta = RequestMeta::from_headers(&parts.headers)?;
+        meta.principal = parts.extensions.get::<Arc<Principal>>().cloned();
+        Ok(meta)
     }
 }
 

@@ -25,13 +25,14 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, Problem, PROBLEM_JSON};
 use crate::extract::{AddressParam, GroupNameParam, JsonBody, BODY_LIMIT};
+use crate::layers::RouterConfig;
 use crate::meta::{RequestMeta, X_TRACE_ID};
 use crate::service::{Limits, Service};
 use crate::types::{
@@ -44,10 +45,19 @@ pub const OPENAPI_PATH: &str = "/v1/openapi.json";
 /// Path of the Swagger UI.
 pub const DOCS_PATH: &str = "/v1/docs";
 
-/// The whole HTTP API over `service`: every route, the OpenAPI document and Swagger UI.
+/// The whole HTTP API over `service`: every route, the OpenAPI document and Swagger UI;
+/// no authentication, an in-memory idempotency table.
 pub fn router<S: Service>(service: Arc<S>) -> Router {
-    Router::new()
+    router_with(service, RouterConfig::default())
+}
+
+/// [`router`] wrapped as `config` says: bearer-token authentication ([`crate::auth`]) and
+/// the idempotency table ([`crate::idempotency`]); see [`crate::layers`].
+pub fn router_with<S: Service>(service: Arc<S>, config: RouterConfig) -> Router {
+    let routes = Router::new()
         .route("/healthz", get(healthz::<S>))
+        .route("/metrics", get(crate::layers::get_metrics::<S>))
+        .route("/v1/events", get(crate::layers::get_events::<S>))
         .route("/v1/switches", get(list_switches::<S>))
         .route("/v1/links", get(list_links::<S>))
         .route("/v1/hosts", get(list_hosts::<S>))
@@ -64,11 +74,71 @@ pub fn router<S: Service>(service: Arc<S>) -> Router {
             "/v1/subsets/{address}",
             get(get_subset::<S>).delete(delete_subset::<S>),
         )
+        .route(
+            "/v1/groups/{name}/bier",
+            post(crate::bier::assign_bier::<S>),
+        )
+        .route(
+            "/v1/bier/leases/{address}",
+            delete(crate::bier::release_bier::<S>),
+        )
+        .route("/v1/bier/bfr-ids", get(crate::bier::bfr_ids::<S>))
+        .route(
+            "/v1/switches/{dpid}/bift",
+            get(crate::bier::switch_bift::<S>),
+        )
+        .route(
+            "/v1/switches/{dpid}/rules",
+            get(crate::rules::switch_rules::<S>),
+        )
+        .route(
+            "/v1/groups/{name}/rendezvous",
+            put(crate::rendezvous_routes::put_rendezvous::<S>)
+                .get(crate::rendezvous_routes::get_rendezvous::<S>)
+                .delete(crate::rendezvous_routes::delete_rendezvous::<S>),
+        )
+        .route(
+            "/v1/rendezvous",
+            get(crate::rendezvous_routes::list_rendezvous::<S>),
+        )
+        .route(
+            "/v1/groups/{name}/claims",
+            post(crate::rendezvous_routes::create_claim::<S>),
+        )
+        .route(
+            "/v1/claims",
+            get(crate::rendezvous_routes::list_claims::<S>),
+        )
+        .route(
+            "/v1/claims/{id}",
+            delete(crate::rendezvous_routes::release_claim::<S>),
+        )
+        .route(
+            "/v1/claims/{id}/renew",
+            post(crate::rendezvous_routes::renew_claim::<S>),
+        )
+        .route(
+            "/v1/groups/{name}/blocks",
+            post(crate::rendezvous_routes::create_block::<S>),
+        )
+        .route(
+            "/v1/blocks",
+            get(crate::rendezvous_routes::list_blocks::<S>),
+        )
+        .route(
+            "/v1/blocks/{id}",
+            delete(crate::rendezvous_routes::release_block::<S>),
+        )
+        .route(
+            "/v1/blocks/{id}/renew",
+            post(crate::rendezvous_routes::renew_block::<S>),
+        )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(service)
+        .with_state(service.clone())
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi()))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    crate::layers::wrap(routes, service, config)
 }
 
 /// The OpenAPI 3.1 document of this API.
@@ -96,6 +166,25 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     ),
     paths(
         healthz,
+        crate::rendezvous_routes::put_rendezvous,
+        crate::rendezvous_routes::get_rendezvous,
+        crate::rendezvous_routes::delete_rendezvous,
+        crate::rendezvous_routes::list_rendezvous,
+        crate::rendezvous_routes::create_claim,
+        crate::rendezvous_routes::renew_claim,
+        crate::rendezvous_routes::release_claim,
+        crate::rendezvous_routes::list_claims,
+        crate::rendezvous_routes::create_block,
+        crate::rendezvous_routes::renew_block,
+        crate::rendezvous_routes::release_block,
+        crate::rendezvous_routes::list_blocks,
+        crate::layers::get_metrics,
+        crate::layers::get_events,
+        crate::bier::assign_bier,
+        crate::bier::release_bier,
+        crate::bier::switch_bift,
+        crate::bier::bfr_ids,
+        crate::rules::switch_rules,
         list_switches,
         list_links,
         list_hosts,
@@ -109,13 +198,29 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         delete_subset
     ),
     components(schemas(
+        crate::rendezvous::RendezvousRequest, crate::rendezvous::RendezvousPlan,
+        crate::rendezvous::PlanState, crate::rendezvous::PlanProgress,
+        crate::rendezvous::SwitchBudget, crate::rendezvous::ClaimRequest,
+        crate::rendezvous::RenewRequest, crate::rendezvous::Claim, crate::rendezvous::ClaimId,
+        crate::rendezvous::BlockRequest, crate::rendezvous::Block, crate::rendezvous::BlockId,
+        crate::bier::BierRequest, crate::bier::BierSubset, crate::bier::BierHeader,
+        crate::bier::BierMember, crate::bier::BierPort, crate::bier::SwitchBift,
+        crate::bier::Bift, crate::bier::BiftKind, crate::bier::BiftEntry, crate::bier::BiftAction,
+        crate::bier::BiftNextHop, crate::bier::BiftAdjacency, crate::bier::LocalBfer,
+        crate::bier::BfirFlow, crate::bier::BfrIdEntry,
+        crate::rules::SwitchRules, crate::rules::FlowRule, crate::rules::GroupRule,
         Problem, ApiError, Health, Switch, Port, Capabilities, LinkState, Link, LinkEnd, Host,
-        Group, GroupSpec, SubsetRequest, Subset, Dpid, TraceId, MacAddr, GroupName
+        Group, GroupSpec, SubsetRequest, Subset, Dpid, TraceId, MacAddr, GroupName,
+        crate::events::Event, crate::events::EventKind, crate::events::Gap,
+        crate::events::RemovalReason
     )),
     tags(
         (name = "fabric", description = "Switches, links and hosts as the controller sees them"),
         (name = "groups", description = "Negotiating groups"),
         (name = "subsets", description = "On-demand subset groups (the TSM push method)"),
+        (name = "bier", description = "BIER: header fields, BFIR leases, BIFTs, BFR-ids"),
+        (name = "rendezvous", description = "Rendezvous plans (pre-installed k-subsets), claims \
+            and block leases"),
         (name = "meta", description = "Health")
     )
 )]
@@ -135,7 +240,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 }
 
 /// Checks an address list: every entry a unicast host address, no duplicates.
-fn check_members(members: &[IpAddr]) -> Result<(), ApiError> {
+pub(crate) fn check_members(members: &[IpAddr]) -> Result<(), ApiError> {
     let mut seen = HashSet::with_capacity(members.len());
     for (i, member) in members.iter().enumerate() {
         let unicast = !member.is_multicast()
@@ -163,7 +268,7 @@ fn check_group_spec(spec: &GroupSpec) -> Result<(), ApiError> {
             address: spec.address,
         });
     }
-    check_members(&spec.members)
+    check_members(spec.members.listed())
 }
 
 fn check_subset_request(req: &SubsetRequest, limits: Limits) -> Result<(), ApiError> {
@@ -194,7 +299,9 @@ fn with_location(mut response: Response, location: &str) -> Response {
     get, path = "/healthz", tag = "meta",
     responses(
         (status = 200, description = "The server answers requests", body = Health),
-        (status = 500, description = "Not healthy", body = Problem, content_type = PROBLEM_JSON)
+        (status = 500, description = "Not healthy", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "Not ready: starting, or no OpenFlow listener, or \
+            stopping (not-ready)", body = Problem, content_type = PROBLEM_JSON)
     )
 )]
 async fn healthz<S: Service>(State(svc): State<Arc<S>>) -> Result<Json<Health>, ApiError> {
@@ -452,7 +559,7 @@ mod tests {
         ] {
             let spec = GroupSpec {
                 address: addr.parse().unwrap(),
-                members: vec![],
+                members: crate::GroupMembers::List(vec![]),
             };
             assert_eq!(check_group_spec(&spec).is_ok(), ok, "{addr}");
         }

@@ -381,14 +381,17 @@ pub struct Host {
 /// The body of `PUT /v1/groups/{name}`: a negotiating group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(examples(json!({"address": "239.1.1.1", "members": ["10.0.0.2", "10.0.0.3", "10.0.0.4"]})))]
+#[schema(examples(
+    json!({"address": "239.1.1.1", "members": ["10.0.0.2", "10.0.0.3", "10.0.0.4"]}),
+    json!({"address": "239.1.1.2", "members": "snooped"})
+))]
 pub struct GroupSpec {
     /// The group's multicast address (IPv4 224.0.0.0/4 or IPv6 ff00::/8).
     #[schema(value_type = String, examples("239.1.1.1"))]
     pub address: IpAddr,
-    /// The members, by host IP address (unicast; no duplicates).
-    #[schema(value_type = Vec<String>)]
-    pub members: Vec<IpAddr>,
+    /// The members: host IP addresses (unicast; no duplicates), or "snooped" for the hosts
+    /// that join `address` through IGMP / MLD and leave it.
+    pub members: crate::members::GroupMembers,
 }
 
 /// A negotiating group.

@@ -64,12 +64,12 @@ fn name(s: &str) -> GroupName {
 async fn define_groups(client: &Client) {
     let spec = GroupSpec {
         address: ip("239.1.1.1"),
-        members: ips(&["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.9"]),
+        members: ips(&["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.9"]).into(),
     };
     client.put_group(&name("storage"), &spec).await.unwrap();
     let spec6 = GroupSpec {
         address: ip("ff3e::1:1"),
-        members: ips(&["fd00::1", "fd00::2"]),
+        members: ips(&["fd00::1", "fd00::2"]).into(),
     };
     client.put_group(&name("storage6"), &spec6).await.unwrap();
 }
@@ -191,7 +191,7 @@ async fn groups_create_replace_read_delete() {
     let s = start().await;
     let spec = GroupSpec {
         address: ip("239.1.1.1"),
-        members: ips(&["10.0.0.1", "10.0.0.2"]),
+        members: ips(&["10.0.0.1", "10.0.0.2"]).into(),
     };
     let created = s.client.put_group(&name("g1"), &spec).await.unwrap();
     assert!(created.created());
@@ -199,7 +199,7 @@ async fn groups_create_replace_read_delete() {
 
     // Replacing answers 200 and bumps the membership version.
     let spec2 = GroupSpec {
-        members: ips(&["10.0.0.1", "10.0.0.2", "10.0.0.3"]),
+        members: ips(&["10.0.0.1", "10.0.0.2", "10.0.0.3"]).into(),
         ..spec.clone()
     };
     let Upsert::Replaced(g) = s.client.put_group(&name("g1"), &spec2).await.unwrap() else {
@@ -412,7 +412,7 @@ async fn unicast_group_address_is_refused() {
     for unicast in ["10.0.0.1", "fd00::1"] {
         let spec = GroupSpec {
             address: ip(unicast),
-            members: ips(&["10.0.0.2"]),
+            members: ips(&["10.0.0.2"]).into(),
         };
         let err = api_error(s.client.put_group(&name("g"), &spec).await, 422);
         assert_eq!(
@@ -575,7 +575,7 @@ async fn conflicts_are_409() {
     // Another group already has this address.
     let spec = GroupSpec {
         address: ip("239.1.1.1"),
-        members: vec![],
+        members: api::GroupMembers::List(vec![]),
     };
     let err = api_error(s.client.put_group(&name("other"), &spec).await, 409);
     assert!(
@@ -895,6 +895,8 @@ async fn transport_failure_names_the_request() {
 
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
+    ("get", "/metrics"),
+    ("get", "/v1/events"),
     ("get", "/v1/switches"),
     ("get", "/v1/links"),
     ("get", "/v1/hosts"),
@@ -906,6 +908,26 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/subsets"),
     ("get", "/v1/subsets/{address}"),
     ("delete", "/v1/subsets/{address}"),
+    // BIER (`api::bier`, tests/bier_contract.rs).
+    ("post", "/v1/groups/{name}/bier"),
+    ("delete", "/v1/bier/leases/{address}"),
+    ("get", "/v1/switches/{dpid}/bift"),
+    ("get", "/v1/bier/bfr-ids"),
+    // A switch's rules (`api::rules`, tsmctl rules).
+    ("get", "/v1/switches/{dpid}/rules"),
+    // Rendezvous plans, claims and blocks (`api::rendezvous`, tests/rendezvous_contract.rs).
+    ("put", "/v1/groups/{name}/rendezvous"),
+    ("get", "/v1/groups/{name}/rendezvous"),
+    ("delete", "/v1/groups/{name}/rendezvous"),
+    ("get", "/v1/rendezvous"),
+    ("post", "/v1/groups/{name}/claims"),
+    ("get", "/v1/claims"),
+    ("delete", "/v1/claims/{id}"),
+    ("post", "/v1/claims/{id}/renew"),
+    ("post", "/v1/groups/{name}/blocks"),
+    ("get", "/v1/blocks"),
+    ("delete", "/v1/blocks/{id}"),
+    ("post", "/v1/blocks/{id}/renew"),
 ];
 
 #[tokio::test]

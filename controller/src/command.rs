@@ -32,6 +32,9 @@ pub enum Command {
     },
     /// Delete a group (and every subset of it).
     DeleteGroup { name: String },
+    /// Create or replace group `name` whose members are the hosts that joined `addr`
+    /// (IGMP / MLD snooping); they follow joins and leaves from then on.
+    PutSnoopedGroup { name: String, addr: IpAddr },
     /// Create a subset of `group` for `lease`; answered when every switch has it.
     CreateSubset {
         group: String,
@@ -42,6 +45,10 @@ pub enum Command {
     },
     /// Delete the subset with this address; answered when every switch removed it.
     DeleteSubset { addr: IpAddr },
+    /// BIER: header fields and BFIR leases (`bier_state`).
+    Bier(crate::machine::bier_state::BierCommand),
+    /// Rendezvous plans, claims and blocks (`rendezvous`).
+    Rendezvous(crate::rendezvous::RvCommand),
 }
 
 /// A successful command's answer.
@@ -57,6 +64,8 @@ pub enum Reply {
     SubsetDeleted {
         addr: IpAddr,
     },
+    Bier(crate::machine::bier_state::BierReply),
+    Rendezvous(crate::rendezvous::RvReply),
 }
 
 /// Why a command failed. Nothing stays changed or installed after any of these.
@@ -113,6 +122,12 @@ pub enum CommandError {
     LeaseEnded,
     #[error("the subset was deleted before it was ready")]
     Cancelled,
+    #[error("group {name:?} cannot be snooped: IGMP / MLD snooping is disabled")]
+    SnoopingDisabled { name: String },
+    #[error(transparent)]
+    Bier(#[from] crate::machine::bier_state::BierCommandError),
+    #[error(transparent)]
+    Rendezvous(#[from] crate::rendezvous::RvError),
 }
 
 /// A negotiating group.
@@ -122,6 +137,10 @@ pub struct GroupInfo {
     pub addr: IpAddr,
     /// In address order.
     pub members: Vec<IpAddr>,
+    /// Membership version: 1 at creation, +1 per change of `members`.
+    pub version: u64,
+    /// Members follow IGMP / MLD snooping.
+    pub snooped: bool,
 }
 
 /// Whether a subset can be used yet.
@@ -174,6 +193,8 @@ pub struct SwitchInfo {
     pub n_tables: u8,
     /// `max_groups` for ALL groups from `OFPMP_GROUP_FEATURES`, when the switch answered.
     pub max_groups: Option<u32>,
+    /// BIER-capable on its current connection (answered CAPS_REPLY, draft §5).
+    pub bier: bool,
 }
 
 /// A link.

@@ -27,6 +27,8 @@ pub enum RemovalReason {
     Deleted,
     Expired,
     GroupDeleted,
+    /// Every member of a snooped group's subset left the group.
+    MembersLeft,
 }
 
 /// What changed.
@@ -81,6 +83,15 @@ pub enum EventKind {
     GroupDeleted {
         name: String,
     },
+    /// A snooped group's members changed (IGMP / MLD joins, leaves, timeouts).
+    GroupMembers {
+        name: String,
+        addr: IpAddr,
+        joined: Vec<IpAddr>,
+        left: Vec<IpAddr>,
+        /// Every member now, in address order.
+        members: Vec<IpAddr>,
+    },
     SubsetReady {
         addr: IpAddr,
         group: String,
@@ -104,5 +115,46 @@ pub enum EventKind {
     SwitchError {
         dpid: Dpid,
         code: ErrorCode,
+    },
+    /// A rendezvous plan was put, re-planned (new `version`), rerouted, became ready, failed
+    /// or went over budget.
+    PlanChanged {
+        group: String,
+        version: u64,
+        members_version: u64,
+        state: crate::rendezvous::PlanStatus,
+    },
+    PlanDeleted {
+        group: String,
+    },
+    ClaimTaken {
+        id: u64,
+        group: String,
+        addr: IpAddr,
+        members_version: u64,
+    },
+    ClaimRenewed {
+        id: u64,
+        expires_at: Time,
+    },
+    ClaimEnded {
+        id: u64,
+        group: String,
+        addr: IpAddr,
+        reason: crate::rendezvous::LeaseEnd,
+    },
+    BlockTaken {
+        id: u64,
+        group: String,
+        copies: Vec<u32>,
+    },
+    BlockRenewed {
+        id: u64,
+        expires_at: Time,
+    },
+    BlockEnded {
+        id: u64,
+        group: String,
+        reason: crate::rendezvous::LeaseEnd,
     },
 }

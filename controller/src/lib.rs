@@ -10,6 +10,7 @@
 //! ([`reconcile`]), commands and queries ([`command`]), the event stream ([`event`]) and the
 //! durable snapshot ([`snapshot`]), on virtual time ([`time`]). The integration tests' `Net`
 //! (`tests/common/net.rs`) wires switch-sim pipelines to a controller on virtual time.
+//! IGMP / MLD snooping ([`snoop`]) makes groups declared snooped follow the hosts' joins.
 //!
 //! With feature `daemon` (default), [`daemon`] is `tsmd`, the tokio shell around the core:
 //! OpenFlow connections, the HTTP API (`api::Service`), the store, the clock and signals.
@@ -28,11 +29,14 @@ pub mod frames;
 pub mod machine;
 pub mod plan;
 pub mod pool;
+pub mod rank;
 pub mod recompute;
 pub mod reconcile;
+pub mod rendezvous;
 pub mod rules;
 mod session;
 pub mod snapshot;
+pub mod snoop;
 pub mod time;
 pub mod topology;
 pub mod tree;
@@ -43,6 +47,7 @@ pub use command::{
     SubsetState, SwitchInfo,
 };
 pub use event::{Event, EventKind, RemovalReason};
+pub use machine::bier_state;
 pub use machine::{Config, ConfigError, ConnId, Controller, Counters, Input, OpId, Output};
 pub use plan::{plan_subset, PlanDiff, PlanError, SubsetPlan, SwitchPlan};
 pub use pool::{AddrPool, AddrRange};

@@ -11,7 +11,8 @@
 //! subsets (validate, plan with P_S ⊆ P_Y checked, groups/barrier/flows/barrier to every
 //! switch of the plan, ready when every barrier reply is back, rolled back whole on an
 //! `OFPT_ERROR` or a disconnect); leases (own timer and FLOW_REMOVED); recompute on fabric
-//! changes; reconciliation on every (re)connect; snapshots.
+//! changes; reconciliation on every (re)connect; snapshots; IGMP / MLD snooping and the
+//! querier (`snoop_glue`).
 //!
 //! Guarantees:
 //! - Deterministic: the same inputs at the same times give the same outputs (ordered maps
@@ -58,6 +59,17 @@ use crate::time::Time;
 use crate::topology::{Change, Dpid, Endpoint, Topology};
 use crate::tree::{GroupTree, NegotiatingGroup};
 
+/// The BIER control plane's side of the machine (a child module: it drives the sessions).
+#[path = "bier_state.rs"]
+pub mod bier_state;
+
+/// IGMP / MLD snooping's side of the machine (a child module: it reaches the groups).
+#[path = "snoop/glue.rs"]
+mod snoop_glue;
+
+/// Rendezvous plans, claims and blocks: the machine's side (a child module).
+mod rendezvous_hooks;
+
 /// A connection, named by the shell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ConnId(pub u64);
@@ -95,6 +107,12 @@ pub struct Config {
     /// After a restore, restored subsets keep their rules while the fabric is rediscovered for
     /// this long; then they are re-planned on the whole fabric.
     pub restore_settle: Duration,
+    /// BIER: BSLs, BFIR group ids, on or off (`bier_state`).
+    pub bier: bier_state::BierConfig,
+    /// IGMP / MLD snooping and the querier (`snoop`).
+    pub snoop: crate::snoop::SnoopConfig,
+    /// Per-switch limits for rendezvous plans, on top of GROUP_FEATURES and the id range.
+    pub rendezvous_budget: crate::rendezvous::Budget,
 }
 
 impl Default for Config {
@@ -122,6 +140,9 @@ impl Default for Config {
             miss_send_len: 128,
             lldp_id: 0x7473_6d2d_6c6c_6470,
             restore_settle: Duration::from_secs(11),
+            rendezvous_budget: crate::rendezvous::Budget::default(),
+            bier: bier_state::BierConfig::default(),
+            snoop: crate::snoop::SnoopConfig::default(),
         }
     }
 }
@@ -143,6 +164,10 @@ pub enum ConfigError {
     },
     #[error("group id range {first:#x}-{last:#x} must lie within 1..=0xffffff00 and not be empty")]
     GroupIds { first: u32, last: u32 },
+    #[error("{0}")]
+    Bier(String),
+    #[error(transparent)]
+    Snoop(#[from] crate::snoop::SnoopConfigError),
 }
 
 impl Config {
@@ -182,6 +207,10 @@ impl Config {
                 last: b.0,
             });
         }
+        self.bier
+            .validate(self.group_ids)
+            .map_err(ConfigError::Bier)?;
+        self.snoop.validate()?;
         Ok(())
     }
 }
@@ -251,6 +280,9 @@ pub enum Output {
     Event(Event),
     /// The durable state changed: write this to the store.
     Persist(Box<Snapshot>),
+    /// A claim or block changed: append this to the journal before carrying out the outputs
+    /// that follow it (the command's answer comes after it).
+    Journal(crate::rendezvous::JournalEntry),
 }
 
 /// Things counted rather than answered.
@@ -286,6 +318,10 @@ struct SwitchRecord {
 struct Group {
     addr: IpAddr,
     members: BTreeSet<IpAddr>,
+    /// Membership version: 1 at creation, +1 per change of `members`.
+    version: u64,
+    /// Members follow IGMP / MLD snooping (`snoop_glue`).
+    snooped: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,6 +350,7 @@ enum OpKind {
     Update,
     Remove { addr: IpAddr, then: Vec<Answer> },
     Reconcile,
+    Bier(bier_state::BierOp),
 }
 
 #[derive(Clone, Debug)]
@@ -368,6 +405,9 @@ pub struct Controller {
     settle_until: Option<Time>,
     dirty: bool,
     counters: Counters,
+    bier: bier_state::BierState,
+    snooper: crate::snoop::Snooper,
+    rv: crate::rendezvous::Rendezvous,
 }
 
 /// splitmix64's finalizer: a bijection, so distinct counters give distinct trace ids.
@@ -399,6 +439,8 @@ impl Controller {
         config.validate()?;
         let pool = AddrPool::new(config.pool_v4, config.pool_v6);
         let ids = GroupIds::with_range(config.group_ids.0, config.group_ids.1);
+        let bier = bier_state::BierState::new(config.bier);
+        let snooper = crate::snoop::Snooper::new(config.snoop.clone());
         Ok(Controller {
             config,
             now: Time::ZERO,
@@ -421,6 +463,9 @@ impl Controller {
             settle_until: None,
             dirty: false,
             counters: Counters::default(),
+            rv: crate::rendezvous::Rendezvous::default(),
+            bier,
+            snooper,
         })
     }
 
@@ -449,6 +494,8 @@ impl Controller {
                 Group {
                     addr: g.addr,
                     members: g.members.iter().copied().collect(),
+                    version: g.version.max(1),
+                    snooped: false,
                 },
             );
         }
@@ -512,6 +559,9 @@ impl Controller {
                 },
             );
         }
+        c.bier_restore(&snap.bier, now)?;
+        c.snoop_restore(snap, now);
+        c.rv_restore(&snap.rendezvous)?;
         c.next_seq = snap.next_seq.max(1);
         c.trace_counter = snap.trace_counter;
         c.settle_until = Some(now + c.config.restore_settle);
@@ -535,6 +585,7 @@ impl Controller {
             Input::Timer => {}
             Input::Command { id, command } => self.on_command(id, command),
         }
+        self.bier_after_input();
         if self.dirty {
             self.dirty = false;
             let snap = self.snapshot();
@@ -577,6 +628,15 @@ impl Controller {
         if let Some(s) = self.settle_until {
             at(s);
         }
+        if let Some(r) = self.rv_next_timeout() {
+            at(r);
+        }
+        if let Some(b) = self.bier.next_timeout() {
+            at(b);
+        }
+        if let Some(s) = self.snoop_timeout() {
+            at(s);
+        }
         t
     }
 
@@ -593,6 +653,8 @@ impl Controller {
                     name: name.clone(),
                     addr: g.addr,
                     members: g.members.iter().copied().collect(),
+                    version: g.version,
+                    snooped: g.snooped,
                 })
                 .collect(),
             subsets: self
@@ -618,6 +680,8 @@ impl Controller {
                         .collect(),
                 })
                 .collect(),
+            bier: self.bier.snapshot(),
+            rendezvous: self.rv_record(),
         }
     }
 
@@ -668,6 +732,7 @@ impl Controller {
                 capabilities: r.features.capabilities,
                 n_tables: r.features.n_tables,
                 max_groups: r.max_groups,
+                bier: self.bier_capable(*dpid),
             })
             .collect()
     }
@@ -731,6 +796,14 @@ impl Controller {
         &self.pool
     }
 
+    /// The flows and groups the controller keeps on `dpid` (what reconciliation enforces;
+    /// flows with what is left of their lease as hard timeout), `None` for an unknown switch.
+    pub fn rules_of(&self, dpid: Dpid) -> Option<Desired> {
+        self.switches
+            .contains_key(&dpid)
+            .then(|| self.desired(dpid))
+    }
+
     /// Group ids of ours in use on a switch.
     pub fn group_ids_in_use(&self, dpid: Dpid) -> usize {
         self.ids.in_use(dpid)
@@ -743,9 +816,11 @@ impl Controller {
 
     fn group_info(name: &str, g: &Group) -> GroupInfo {
         GroupInfo {
+            version: g.version,
             name: name.to_owned(),
             addr: g.addr,
             members: g.members.iter().copied().collect(),
+            snooped: g.snooped,
         }
     }
 
@@ -1054,7 +1129,9 @@ impl Controller {
             pool: &self.pool,
             ids: &self.ids,
         };
-        let (batch, summary) = reconcile::reconcile(&desired, &flows, &groups, &own);
+        // BIER's flows and groups are ours, reconciled by `bier_state`: not foreign here.
+        let (tsm_flows, tsm_groups) = self.bier_not_ours(&flows, &groups);
+        let (batch, summary) = reconcile::reconcile(&desired, &tsm_flows, &tsm_groups, &own);
         if let Some(s) = self.sessions.get_mut(&conn) {
             s.phase = Phase::Ready;
         }
@@ -1063,6 +1140,7 @@ impl Controller {
             self.send_switch_batch(op, dpid, conn, &batch);
             self.settle_op(op);
         }
+        self.rv_switch_ready(dpid);
         self.event(EventKind::SwitchUp {
             dpid,
             reconciled: summary,
@@ -1075,6 +1153,7 @@ impl Controller {
         for e in neighbours {
             self.probe_port(e);
         }
+        self.bier_joined(conn, dpid, &flows, &groups);
     }
 
     /// What a switch should have: the infrastructure flows and every subset's group and flow
@@ -1084,6 +1163,7 @@ impl Controller {
             flows: reconcile::infra_flows(self.config.miss_send_len),
             groups: BTreeMap::new(),
         };
+        d.flows.extend(self.snoop_flows());
         for s in self.subsets.values() {
             let Some(i) = s.inst.switches().get(&dpid) else {
                 continue;
@@ -1095,6 +1175,7 @@ impl Controller {
             d.groups.insert(i.group, i.buckets.clone());
             d.flows.push(rule.flow_add(i.group));
         }
+        self.rv_desired(dpid, &mut d);
         d
     }
 
@@ -1135,6 +1216,7 @@ impl Controller {
                 None => self.switch_done(op, dpid),
             }
         }
+        self.rv_switch_gone(dpid);
         let changes = self.topo.switch_disconnected(dpid);
         self.event(EventKind::SwitchDown { dpid, reason });
         self.topology_changed(changes);
@@ -1150,6 +1232,7 @@ impl Controller {
             Body::FlowRemoved(fr) => self.on_flow_removed(fr),
             Body::BarrierReply => self.on_barrier(conn, dpid, xid),
             Body::Error(e) => self.on_switch_error(conn, dpid, xid, &e),
+            Body::Experimenter(x) => self.bier_experimenter(conn, xid, &x),
             _ => self.counters.unexpected_messages += 1,
         }
     }
@@ -1224,6 +1307,9 @@ impl Controller {
     }
 
     fn on_barrier(&mut self, conn: ConnId, dpid: Dpid, xid: Xid) {
+        if self.rv_on_barrier(dpid, xid) {
+            return;
+        }
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
@@ -1292,11 +1378,18 @@ impl Controller {
                 }
             }
             OpKind::Reconcile => {}
+            OpKind::Bier(b) => self.bier_op_done(op, b),
         }
     }
 
     fn on_switch_error(&mut self, conn: ConnId, dpid: Dpid, xid: Xid, e: &ErrorMsg) {
         self.counters.switch_errors += 1;
+        if self.bier_switch_error(conn, dpid, xid, e) {
+            return;
+        }
+        if self.rv_on_error(dpid, xid, e) {
+            return;
+        }
         let code = e.typed();
         let op = self
             .sessions
@@ -1410,6 +1503,11 @@ impl Controller {
             }
             return;
         }
+        let snooped = match self.snoop_classify(&pi.data) {
+            snoop_glue::Snooped::Drop => return,
+            snoop_glue::Snooped::Not => None,
+            snoop_glue::Snooped::Packet(p) => Some(p),
+        };
         match frames::source(&pi.data) {
             Err(_) => self.counters.malformed_packet_ins += 1,
             Ok(None) => {}
@@ -1423,6 +1521,10 @@ impl Controller {
                     Err(_) => self.counters.non_edge_packet_ins += 1,
                 }
             }
+        }
+        // IGMP / MLD once its sender is known.
+        if let Some(p) = snooped {
+            self.snoop_packet(at, &p);
         }
     }
 
@@ -1530,6 +1632,7 @@ impl Controller {
         if changes.is_empty() {
             return;
         }
+        self.bier_hosts(&changes);
         for c in &changes {
             let kind = match c {
                 Change::PortUp(at) => EventKind::PortUp { at: *at },
@@ -1591,6 +1694,7 @@ impl Controller {
     /// Recomputes the group trees; re-plans the subsets of groups whose forwarding changed
     /// (all of them with `force`) and sends the differences.
     fn refresh_forwarding(&mut self, force: bool) {
+        self.bier.mark_dirty();
         let groups = self.resolved_groups();
         let trees = group_trees(&self.topo, &groups);
         let changed = changed_groups(&self.trees, &trees);
@@ -1613,6 +1717,7 @@ impl Controller {
         for addr in addrs {
             self.replan(addr);
         }
+        self.rv_refresh(force, &changed);
     }
 
     fn replan(&mut self, addr: IpAddr) {
@@ -1776,6 +1881,7 @@ impl Controller {
             }
         }
         self.topology_changed(changes);
+        self.bier_timers();
         // Leases.
         let ended: Vec<IpAddr> = self
             .subsets
@@ -1786,11 +1892,13 @@ impl Controller {
         for addr in ended {
             self.remove_subset(addr, RemovalReason::Expired, Vec::new());
         }
+        self.rv_timers();
         // End of the settling time after a restore.
         if self.settle_until.is_some_and(|t| now >= t) {
             self.settle_until = None;
             self.refresh_forwarding(true);
         }
+        self.snoop_timers();
     }
 
     // ---------------------------------------------------------------------------------------
@@ -1810,6 +1918,10 @@ impl Controller {
                 let r = self.delete_group(name);
                 self.complete(id, r);
             }
+            Command::PutSnoopedGroup { name, addr } => {
+                let r = self.put_snooped_group(name, addr);
+                self.complete(id, r);
+            }
             Command::CreateSubset {
                 group,
                 members,
@@ -1820,6 +1932,8 @@ impl Controller {
                     self.complete(id, Err(e));
                 }
             }
+            Command::Bier(c) => self.bier_command(id, c),
+            Command::Rendezvous(c) => self.rv_command(id, c),
             Command::DeleteSubset { addr } => match self.subsets.get(&addr).map(|s| s.state) {
                 None => self.complete(id, Err(CommandError::UnknownSubset { addr })),
                 Some(_) => self.remove_subset(
@@ -1891,7 +2005,17 @@ impl Controller {
                 }
             }
         }
-        let g = Group { addr, members };
+        let version = match self.groups.get(&name) {
+            Some(old) if old.members == members => old.version,
+            Some(old) => old.version + 1,
+            None => 1,
+        };
+        let g = Group {
+            addr,
+            members,
+            version,
+            snooped: false,
+        };
         let info = Self::group_info(&name, &g);
         self.groups.insert(name.clone(), g);
         self.event(EventKind::GroupPut {

@@ -4,9 +4,11 @@
 //!
 //! What is ours (and so may be changed or removed); everything else is left alone:
 //! - a flow in table 0 with cookie [`INFRA_COOKIE`] at one of the infrastructure priorities
-//!   ([`TABLE_MISS_PRIORITY`], [`LLDP_PRIORITY`]);
+//!   ([`TABLE_MISS_PRIORITY`], [`LLDP_PRIORITY`], [`crate::snoop::SNOOP_PRIORITY`]);
 //! - a flow in table 0 at [`SUBSET_PRIORITY`] whose match is exactly `eth_type` + an unmasked
 //!   IPv4/IPv6 destination that lies in the controller's subset address pool;
+//! - a flow in table 0 at [`crate::rendezvous::RENDEZVOUS_PRIORITY`] with a rendezvous plan
+//!   cookie (`"tsmr"` in the high 32 bits) and such a match (a plan's address);
 //! - a group whose id lies in the controller's group-id range.
 //!
 //! Guarantees: a flow or group of ours that is already right produces no message at all (a
@@ -113,7 +115,16 @@ pub fn is_our_flow(f: &FlowStats, own: &impl Ownership) -> bool {
         return false;
     }
     if f.cookie == INFRA_COOKIE
-        && (f.priority == TABLE_MISS_PRIORITY || f.priority == LLDP_PRIORITY)
+        && (f.priority == TABLE_MISS_PRIORITY
+            || f.priority == LLDP_PRIORITY
+            || f.priority == crate::snoop::SNOOP_PRIORITY)
+    {
+        return true;
+    }
+    // Rendezvous plan flows: their priority, a plan cookie, a subset-shaped match.
+    if f.priority == crate::rendezvous::RENDEZVOUS_PRIORITY
+        && crate::rendezvous::is_plan_cookie(f.cookie)
+        && subset_dst(&f.match_).is_some()
     {
         return true;
     }

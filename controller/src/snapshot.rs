@@ -25,6 +25,12 @@ pub struct Snapshot {
     pub trace_counter: u64,
     pub groups: Vec<GroupRecord>,
     pub subsets: Vec<SubsetRecord>,
+    /// BFR-ids and BIER leases (absent in snapshots from before BIER: none).
+    #[serde(default)]
+    pub bier: crate::machine::bier_state::BierSnapshot,
+    /// Rendezvous plans, claims and blocks (absent in older snapshots: none).
+    #[serde(default)]
+    pub rendezvous: crate::rendezvous::RendezvousRecord,
 }
 
 /// A negotiating group.
@@ -33,6 +39,12 @@ pub struct GroupRecord {
     pub name: String,
     pub addr: IpAddr,
     pub members: Vec<IpAddr>,
+    /// Members follow IGMP / MLD snooping (absent in older snapshots: no).
+    #[serde(default)]
+    pub snooped: bool,
+    /// Membership version (absent in older snapshots: 0, read as 1).
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// A ready subset.
@@ -69,4 +81,6 @@ pub enum RestoreError {
     Group { name: String, why: String },
     #[error("subset {addr}: {why}")]
     Subset { addr: IpAddr, why: String },
+    #[error("rendezvous plan of group {group:?}: {why}")]
+    Rendezvous { group: String, why: String },
 }

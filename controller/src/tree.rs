@@ -10,10 +10,12 @@
 //!
 //! Guarantees: a `Tree` is a tree (every switch but the root has exactly one parent edge, on a
 //! live link; no cycle), spanning the root's connected component of live switches. A
-//! `PortSets` built on it by [`port_sets`] holds, per switch, exactly the tree ports whose far
-//! side holds a wanted host plus the local ports of wanted hosts, so a packet entering anywhere
-//! and forwarded with ALL-group semantics (never back out of its ingress port) reaches every
-//! wanted host once. Nothing here depends on hash-map order; the hash is our own (FNV-1a and
+//! `PortSets` built on it by [`port_sets`] holds, per switch, exactly the tree ports that lie
+//! between a switch where a packet can enter (a live port without a live link: where any host,
+//! member or not, known or not yet learned, can send) and a wanted host, plus the local ports
+//! of wanted hosts. So a packet entering at any such port and forwarded with ALL-group
+//! semantics (never back out of its ingress port) reaches every wanted host once, and no
+//! switch that such a packet never crosses (a spine off every path) gets a rule. Nothing here depends on hash-map order; the hash is our own (FNV-1a and
 //! splitmix64), stable across Rust versions and platforms.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -223,9 +225,24 @@ pub struct Reach {
     pub unreachable: BTreeSet<MacAddr>,
 }
 
-/// P_W(s) for a set of wanted hosts W on `tree`: the tree ports of s whose far side holds a
-/// reachable wanted host, plus the live local ports of wanted hosts. Hosts that cannot be
-/// reached are listed in the `Reach`, not in the port sets.
+/// Whether a packet can enter the fabric at this switch: it has a live port that carries no
+/// live link (an edge port, where a host sits or may plug in, or a port whose link is down).
+/// Hosts sit only on such ports, so every switch with a host is one.
+pub fn may_send(topo: &Topology, dpid: Dpid) -> bool {
+    topo.ports(dpid).any(|(p, _)| {
+        let e = Endpoint::new(dpid, p);
+        topo.is_port_live(e) && topo.link_at(e).is_none_or(|l| !topo.is_link_live(l))
+    })
+}
+
+/// P_W(s) for a set of wanted hosts W on `tree`: the tree ports of s that a packet sent by any
+/// host toward W crosses, plus the live local ports of wanted hosts. A tree edge is used
+/// toward the root when its lower side holds a switch where packets can enter
+/// ([`may_send`]) and the upper side holds a wanted host, and away from the root when the
+/// lower side holds a wanted host and the upper side a switch where packets can enter; a
+/// switch with none of its tree ports used gets no rule (e.g. a spine that no path between
+/// senders and W crosses). Hosts that cannot be reached are listed in the `Reach`, not in the
+/// port sets.
 pub fn port_sets<'a>(
     topo: &Topology,
     tree: &Tree,
@@ -247,29 +264,34 @@ pub fn port_sets<'a>(
         }
     }
     let total = reach.reached.len();
-    // Wanted hosts in each switch's subtree: children are summed before their parent by
-    // walking the breadth-first order backwards.
-    let mut below: BTreeMap<Dpid, usize> = BTreeMap::new();
+    // Per switch, (wanted hosts, switches where packets enter) in its subtree: children are
+    // summed before their parent by walking the breadth-first order backwards.
+    let mut below: BTreeMap<Dpid, (usize, usize)> = BTreeMap::new();
     for s in tree.order.iter().rev() {
-        let own = local.get(s).copied().unwrap_or(0);
-        let kids: usize = tree.nodes.get(s).map_or(0, |n| {
-            n.children
-                .iter()
-                .map(|c| below.get(&c.peer.dpid).copied().unwrap_or(0))
-                .sum()
+        let own = (
+            local.get(s).copied().unwrap_or(0),
+            usize::from(may_send(topo, *s)),
+        );
+        let (w, e) = tree.nodes.get(s).map_or(own, |n| {
+            n.children.iter().fold(own, |(w, e), c| {
+                let (cw, ce) = below.get(&c.peer.dpid).copied().unwrap_or((0, 0));
+                (w + cw, e + ce)
+            })
         });
-        below.insert(*s, own + kids);
+        below.insert(*s, (w, e));
     }
+    let senders = below.get(&tree.root).map_or(0, |b| b.1);
     for s in &tree.order {
         let Some(n) = tree.nodes.get(s) else { continue };
-        let mine = below.get(s).copied().unwrap_or(0);
+        let (wanted_here, senders_here) = below.get(s).copied().unwrap_or((0, 0));
         if let Some(up) = n.parent {
-            if total > mine {
+            if total > wanted_here && senders_here > 0 {
                 sets.insert(Endpoint::new(*s, up.port));
             }
         }
         for c in &n.children {
-            if below.get(&c.peer.dpid).copied().unwrap_or(0) > 0 {
+            let (cw, ce) = below.get(&c.peer.dpid).copied().unwrap_or((0, 0));
+            if cw > 0 && senders > ce {
                 sets.insert(Endpoint::new(*s, c.port));
             }
         }
@@ -439,6 +461,116 @@ mod tests {
         // Only the member on switch 1 is reachable: nothing leaves switch 1 but its host port.
         assert_eq!(p.get(Dpid(1)).collect::<Vec<_>>(), vec![PortNo(3)]);
         assert_eq!(p.get(Dpid(3)).collect::<Vec<_>>(), vec![PortNo(2)]);
+    }
+
+    /// Leaf-spine 2 x 4, 2 hosts per leaf: spines 1 and 2, leaf k + 3 holds hosts 2k + 1 and
+    /// 2k + 2 (ports 3 and 4; ports 1 and 2 go to the spines).
+    fn subset_on_leaves(t: &Topology, hosts: &[u8]) -> (Tree, PortSets) {
+        let g = NegotiatingGroup::new(Y, t.hosts().map(|h| h.mac));
+        let y = GroupTree::compute(t, &g).unwrap();
+        let tree = y.tree().clone();
+        let (p, reach) = port_sets(t, &tree, &hosts.iter().map(|k| mac(*k)).collect::<Vec<_>>());
+        assert!(reach.unreachable.is_empty());
+        (tree, p)
+    }
+
+    const Y: IpAddr = IpAddr::V4(Ipv4Addr::new(239, 1, 1, 1));
+
+    #[test]
+    fn switches_no_packet_crosses_get_no_rule() {
+        let t = crate::fabrics::leaf_spine(2, 4, 2);
+        // Members on leaves 3, 4, 5; leaf 6 holds senders only; the spine that is not the
+        // root lies on no path between hosts.
+        let (tree, p) = subset_on_leaves(&t, &[1, 3, 5]);
+        let root = tree.root();
+        let other = if root == Dpid(1) { Dpid(2) } else { Dpid(1) };
+        let with_rules: Vec<Dpid> = p.iter().map(|(d, _)| d).collect();
+        let mut want = vec![root, Dpid(3), Dpid(4), Dpid(5), Dpid(6)];
+        want.sort();
+        assert_eq!(with_rules, want);
+        assert!(p.get(other).next().is_none());
+        // Leaf 6 only sends up; member leaves send up and to their member.
+        assert_eq!(p.get(Dpid(6)).count(), 1);
+        assert_eq!(p.get(Dpid(3)).count(), 2);
+        // Every host reaches exactly the subset.
+        for h in t.hosts() {
+            let want: Vec<MacAddr> = [1, 3, 5]
+                .iter()
+                .map(|k| mac(*k))
+                .filter(|m| *m != h.mac)
+                .collect();
+            let w = crate::walk::walk(&t, &p, h.mac);
+            assert!(w.is_exact(&want), "from {}: {w:?}", h.mac);
+        }
+    }
+
+    #[test]
+    fn a_free_edge_port_keeps_its_switch_on_the_tree() {
+        // Leaf 7 has no host yet but a live port without a link: a host plugged in there
+        // sends before the controller learns it, and must reach the subset at once.
+        let mut b = crate::fabrics::FabricBuilder::new();
+        b.switches(5);
+        for l in 2..5 {
+            b.link(l, 0);
+            b.link(l, 1);
+        }
+        b.host(2);
+        b.host(3);
+        let mut t = b.build();
+        let free = Endpoint::new(Dpid(5), PortNo(3));
+        t.port_status(free, true).unwrap();
+        assert!(may_send(&t, Dpid(5)));
+        let (_, p) = subset_on_leaves(&t, &[1, 2]);
+        assert_eq!(p.get(Dpid(5)).count(), 1, "{p:?}");
+        // The newcomer is learned later; the rules already installed deliver its packet.
+        let mut later = t.clone();
+        later.host_seen(mac(9), free, []).unwrap();
+        let w = crate::walk::walk(&later, &p, mac(9));
+        assert!(w.is_exact(&[mac(1), mac(2)]), "{w:?}");
+        // Without that port, leaf 5 has nobody to send for it: no rule.
+        t.port_status(free, false).unwrap();
+        assert!(!may_send(&t, Dpid(5)));
+        let (_, p) = subset_on_leaves(&t, &[1, 2]);
+        assert!(p.get(Dpid(5)).next().is_none(), "{p:?}");
+    }
+
+    #[test]
+    fn a_root_that_no_path_crosses_gets_no_rule() {
+        // A line 1 - 2 - 3, hosts on 2 and 3 only: the root is 1 (the only switch without
+        // hosts), yet every path between hosts stays below it.
+        let t = crate::fabrics::graph(3, &[(0, 1), (1, 2)], &[0, 1, 1]);
+        let (tree, p) = subset_on_leaves(&t, &[1, 2]);
+        assert_eq!(tree.root(), Dpid(1));
+        assert!(p.get(Dpid(1)).next().is_none(), "{p:?}");
+        assert_eq!(p.iter().count(), 2);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// No wasted rule: every inter-switch port of a subset's port sets carries the packet
+        /// of some host toward the subset (and delivery stays exact from every host).
+        #[test]
+        fn every_link_port_of_a_plan_is_used(sc in crate::fabrics::arb::scenario()) {
+            let crate::fabrics::arb::Scenario { topo, group, subset, .. } = sc;
+            let y = GroupTree::compute(&topo, &group).unwrap();
+            let (p, _) = port_sets(&topo, y.tree(), &subset);
+            let mut used = BTreeSet::new();
+            for h in topo.hosts() {
+                let w = crate::walk::walk(&topo, &p, h.mac);
+                let want: Vec<MacAddr> = subset.iter().copied().filter(|m| *m != h.mac).collect();
+                proptest::prop_assert!(w.is_exact(&want), "from {}: {:?}", h.mac, w);
+                used.extend(w.sent);
+            }
+            for (d, ports) in p.iter() {
+                for port in ports {
+                    let e = Endpoint::new(d, *port);
+                    if topo.link_at(e).is_some() {
+                        proptest::prop_assert!(used.contains(&e), "{} is never used: {:?}", e, p);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -84,7 +84,7 @@ async fn bad_requests_are_problems_naming_the_culprit_and_leave_nothing() {
             &g,
             &GroupSpec {
                 address: ip("10.1.2.3"),
-                members: vec![h1],
+                members: vec![h1].into(),
             },
         )
         .await
@@ -107,7 +107,7 @@ async fn bad_requests_are_problems_naming_the_culprit_and_leave_nothing() {
         &g,
         &GroupSpec {
             address: ip("239.3.3.3"),
-            members,
+            members: members.into(),
         },
     )
     .await
@@ -354,7 +354,7 @@ async fn a_refusing_switch_rolls_the_subset_back_everywhere() {
         &g,
         &GroupSpec {
             address: ip("239.3.3.3"),
-            members,
+            members: members.into(),
         },
     )
     .await

@@ -96,7 +96,7 @@ async fn discovery_groups_subsets_and_delete() {
     let addr: IpAddr = "239.1.1.1".parse().unwrap();
     let spec = |members: Vec<IpAddr>| GroupSpec {
         address: addr,
-        members,
+        members: members.into(),
     };
     let r = c.put_group(&g, &spec(all[..5].to_vec())).await.unwrap();
     assert!(
@@ -225,7 +225,7 @@ async fn leases_expire_on_time_and_leave_nothing() {
         &g,
         &GroupSpec {
             address: "239.2.2.2".parse().unwrap(),
-            members: all,
+            members: all.into(),
         },
     )
     .await

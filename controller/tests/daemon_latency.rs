@@ -2,8 +2,9 @@
 //! ready through the whole daemon (HTTP, the core task, OpenFlow to every switch of the plan,
 //! every barrier reply back), against the raw floor: per switch the same group add, barrier,
 //! flow add, barrier, sent by a minimal client over persistent connections to the same
-//! switch-sim switches. 3-member subsets, members on 3 different leaves of a leaf-spine. For
-//! reference, `GET /healthz` (HTTP plus one query through the core task) is timed too.
+//! switch-sim switches (for each request, the switches tsmd wrote to, with the same bucket
+//! counts). 3-member subsets, members on 3 different leaves of a leaf-spine. For reference,
+//! `GET /healthz` (HTTP plus one query through the core task) is timed too.
 //!
 //! ```sh
 //! cargo test --release -p controller --test daemon_latency -- --ignored --nocapture
@@ -14,6 +15,7 @@
 
 mod daemon_common;
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -31,6 +33,43 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
+}
+
+/// The buckets tsmd gives the subset of `members` (host indices) on `switches`: the one
+/// spine among them is the root; a member leaf sends to its member and up, the root down to
+/// each member leaf, any other leaf (senders only) up.
+fn floor_ports(f: &Fabric, members: &[usize], switches: &[u64]) -> BTreeMap<u64, Vec<PortNo>> {
+    let is_leaf = |d: u64| f.hosts.iter().any(|h| h.dpid == d);
+    let root = *switches.iter().find(|d| !is_leaf(**d)).unwrap();
+    let toward = |from: u64, to: u64| {
+        f.links
+            .iter()
+            .find_map(
+                |(a, pa, b, pb, _)| match (*a == from && *b == to, *b == from && *a == to) {
+                    (true, _) => Some(PortNo(*pa)),
+                    (_, true) => Some(PortNo(*pb)),
+                    _ => None,
+                },
+            )
+            .unwrap()
+    };
+    let mut out: BTreeMap<u64, Vec<PortNo>> = BTreeMap::new();
+    for m in members {
+        let h = &f.hosts[*m];
+        out.entry(h.dpid)
+            .or_default()
+            .extend([PortNo(h.port), toward(h.dpid, root)]);
+        out.entry(root).or_default().push(toward(root, h.dpid));
+    }
+    for d in switches {
+        out.entry(*d).or_insert_with(|| vec![toward(*d, root)]);
+    }
+    for p in out.values_mut() {
+        p.sort_unstable();
+        p.dedup();
+    }
+    assert!(out.keys().eq(switches.iter()), "{out:?} vs {switches:?}");
+    out
 }
 
 /// One persistent raw OpenFlow connection to a switch's passive listener.
@@ -110,33 +149,20 @@ async fn subset_latency_against_the_raw_floor() {
         &g,
         &GroupSpec {
             address: "239.5.5.5".parse().unwrap(),
-            members: all.clone(),
+            members: all.clone().into(),
         },
     )
     .await
     .unwrap();
 
-    // 3 members on 3 different leaves (hosts 2k, 2k+1 sit on leaf k).
-    let members_of = |i: usize| -> Vec<IpAddr> {
+    // 3 members on 3 different leaves (hosts 2k, 2k+1 sit on leaf k), as host indices.
+    let members_of = |i: usize| -> Vec<usize> {
         let leaves = [i % 4, (i + 1) % 4, (i + 2) % 4];
-        leaves.iter().map(|l| all[2 * l + (i / 4) % 2]).collect()
+        leaves.iter().map(|l| 2 * l + (i / 4) % 2).collect()
     };
-    // A first subset says which switches an install touches; the floor talks to those.
-    let first = c
-        .create_subset(
-            &g,
-            &SubsetRequest {
-                members: members_of(0),
-                lease_ms: 60_000,
-            },
-        )
-        .await
-        .unwrap();
-    c.delete_subset(first.address).await.unwrap();
-    let switches: Vec<u64> = first.switches.iter().map(|d| d.0).collect();
-    let mut raws = Vec::new();
-    for dpid in &switches {
-        raws.push(Raw::connect(f.listen_addr(*dpid)).await);
+    let mut raws: BTreeMap<u64, Raw> = BTreeMap::new();
+    for dpid in f.switches.keys() {
+        raws.insert(*dpid, Raw::connect(f.listen_addr(*dpid)).await);
     }
 
     // Interleaved, so both see the same machine load: one request through tsmd, then the
@@ -144,16 +170,18 @@ async fn subset_latency_against_the_raw_floor() {
     let mut daemon = Vec::with_capacity(n);
     let mut floor = Vec::with_capacity(n);
     let mut health = Vec::with_capacity(n);
+    let mut switches = 0usize;
     for i in 0..n {
         let t = Instant::now();
         c.healthz().await.unwrap();
         health.push(t.elapsed());
         let t = Instant::now();
+        let members = members_of(i);
         let s = c
             .create_subset(
                 &g,
                 &SubsetRequest {
-                    members: members_of(i),
+                    members: members.iter().map(|h| all[*h]).collect(),
                     lease_ms: 60_000,
                 },
             )
@@ -161,6 +189,13 @@ async fn subset_latency_against_the_raw_floor() {
             .unwrap();
         daemon.push(t.elapsed());
         c.delete_subset(s.address).await.unwrap();
+        switches += s.switches.len();
+        // The floor writes to the switches tsmd wrote to, with the same buckets.
+        let ports = floor_ports(
+            &f,
+            &members,
+            &s.switches.iter().map(|d| d.0).collect::<Vec<_>>(),
+        );
 
         let dst = IpAddr::V4(Ipv4Addr::new(239, 200, (i >> 8) as u8, i as u8));
         let rule = Rule::new(
@@ -172,20 +207,22 @@ async fn subset_latency_against_the_raw_floor() {
         let gid = GroupId(0x5454_0000);
         let t = Instant::now();
         let mut xids = Vec::new();
-        for r in &mut raws {
+        for (dpid, buckets) in &ports {
+            let r = raws.get_mut(dpid).unwrap();
             let bodies = vec![
-                Body::GroupMod(group_add(gid, &[PortNo(1), PortNo(2)])),
+                Body::GroupMod(group_add(gid, buckets)),
                 Body::BarrierRequest,
                 Body::FlowMod(rule.flow_add(gid)),
                 Body::BarrierRequest,
             ];
-            xids.push(r.send(bodies).await);
+            xids.push((*dpid, r.send(bodies).await));
         }
-        for (r, x) in raws.iter_mut().zip(xids) {
-            r.barrier(x).await;
+        for (dpid, x) in xids {
+            raws.get_mut(&dpid).unwrap().barrier(x).await;
         }
         floor.push(t.elapsed());
-        for r in &mut raws {
+        for dpid in ports.keys() {
+            let r = raws.get_mut(dpid).unwrap();
             let x = r
                 .send(vec![
                     Body::FlowMod(rule.flow_delete()),
@@ -203,8 +240,8 @@ async fn subset_latency_against_the_raw_floor() {
     let (d50, d99) = (percentile(&daemon, 0.5), percentile(&daemon, 0.99));
     let (f50, f99) = (percentile(&floor, 0.5), percentile(&floor, 0.99));
     println!(
-        "{n} subsets of 3 members on 3 leaves, {} switches per install (switch-sim, loopback TCP)",
-        switches.len()
+        "{n} subsets of 3 members on 3 leaves, {:.2} switches per install (switch-sim, loopback TCP)",
+        switches as f64 / n as f64
     );
     println!(
         "  tsmd POST until ready: p50 {:.0} µs  p99 {:.0} µs",

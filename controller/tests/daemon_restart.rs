@@ -38,7 +38,7 @@ async fn restart_restores_subsets_and_keeps_right_rules() {
         &g,
         &GroupSpec {
             address: "239.4.4.4".parse().unwrap(),
-            members: all,
+            members: all.into(),
         },
     )
     .await

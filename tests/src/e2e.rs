@@ -1,11 +1,14 @@
-//! End-to-end support: the real tsmd daemon in this process, controlling an [`OvsFabric`].
+//! End-to-end support: the real tsmd daemon in this process, controlling a fabric of either
+//! kind ([`DataPlane`]: [`OvsFabric`] or [`crate::SimFabric`]).
 //!
 //! [`Tsmd`] runs the daemon on its own tokio runtime, with its OpenFlow listener created inside
-//! the fabric's private namespace (where the bridges' `tcp:127.0.0.1:PORT` target reaches) and
+//! the fabric's private namespace (where the switches' `tcp:127.0.0.1:PORT` target reaches) and
 //! its HTTP API on loopback in the test's own namespace. [`E2e`] is a fabric plus a tsmd that
 //! has discovered it: every link and host the harness built is in `GET /v1/links` and
-//! `GET /v1/hosts`. [`Rng`] is a small seeded generator, so a failing random run can be
-//! repeated with the seed it printed.
+//! `GET /v1/hosts`. `E2e::new` builds Open vSwitch (`E2e` defaults to `E2e<OvsFabric>`);
+//! `E2e::<F>::start` builds any [`DataPlane`], `E2e::with_fabric` takes one already built.
+//! [`Rng`] is a small seeded generator, so a failing random run can be repeated with the seed
+//! it printed.
 //!
 //! Guarantees: tsmd is stopped before the fabric is torn down (field order), and both go away
 //! on drop, also while a failing test unwinds; the state directory lives in the fabric's
@@ -19,7 +22,7 @@ use std::time::{Duration, Instant};
 use api::{Client, ClientError, GroupName, GroupSpec, Subset, SubsetRequest};
 use controller::daemon::{self, Handle, Settings};
 
-use crate::{Collect, Delivery, OvsFabric, Probe, TopologySpec};
+use crate::{Collect, DataPlane, Delivery, Netns, OvsFabric, Probe, TopologySpec};
 
 /// What went wrong in an end-to-end step.
 #[derive(Debug, thiserror::Error)]
@@ -159,7 +162,7 @@ impl std::fmt::Debug for Tsmd {
 impl Tsmd {
     /// Starts tsmd with its OpenFlow listener on `127.0.0.1:of_port` (0: any free port) in
     /// `fabric`'s private namespace and its API on 127.0.0.1 here.
-    pub fn start(fabric: &OvsFabric, settings: Settings, of_port: u16) -> E2eResult<Tsmd> {
+    pub fn start(fabric: &impl DataPlane, settings: Settings, of_port: u16) -> E2eResult<Tsmd> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -168,7 +171,7 @@ impl Tsmd {
                 what: "building the tokio runtime".into(),
                 source,
             })?;
-        let (handle, of_port) = Self::launch(&rt, fabric, settings.clone(), of_port)?;
+        let (handle, of_port) = Self::launch(&rt, fabric.netns(), settings.clone(), of_port)?;
         let client = Client::new(&handle.base_url())?;
         Ok(Tsmd {
             handle: Some(handle),
@@ -181,7 +184,7 @@ impl Tsmd {
 
     fn launch(
         rt: &tokio::runtime::Runtime,
-        fabric: &OvsFabric,
+        netns: &Netns,
         settings: Settings,
         of_port: u16,
     ) -> E2eResult<(Handle, u16)> {
@@ -190,7 +193,7 @@ impl Tsmd {
         // Bound inside the namespace (with SO_REUSEADDR, so a restart gets the port back while
         // the old connections linger in TIME_WAIT); the reactor registration needs the
         // runtime's context on that thread.
-        let of = fabric.netns().run(move || {
+        let of = netns.run(move || {
             let _guard = rth.enter();
             daemon::bind("OpenFlow", addr)
         })??;
@@ -247,9 +250,14 @@ impl Tsmd {
 
     /// Stops (if running) and starts a new daemon with the same settings (the same state
     /// directory) on the same OpenFlow port; the API gets a new port and a new client.
-    pub fn restart(&mut self, fabric: &OvsFabric) -> E2eResult<()> {
+    pub fn restart(&mut self, fabric: &impl DataPlane) -> E2eResult<()> {
         self.stop()?;
-        let (handle, _) = Self::launch(&self.rt, fabric, self.settings.clone(), self.of_port)?;
+        let (handle, _) = Self::launch(
+            &self.rt,
+            fabric.netns(),
+            self.settings.clone(),
+            self.of_port,
+        )?;
         self.client = Client::new(&handle.base_url())?;
         self.handle = Some(handle);
         Ok(())
@@ -257,15 +265,16 @@ impl Tsmd {
 }
 
 /// A fabric under tsmd's control, discovered.
-pub struct E2e {
+pub struct E2e<F = OvsFabric> {
     // Field order is drop order: tsmd first, then the fabric.
     pub tsmd: Tsmd,
-    pub fabric: OvsFabric,
+    pub fabric: F,
 }
 
-impl std::fmt::Debug for E2e {
+impl<F: DataPlane> std::fmt::Debug for E2e<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("E2e")
+            .field("fabric", &self.fabric.kind())
             .field("topology", &self.fabric.topology().name)
             .field("tsmd", &self.tsmd)
             .finish()
@@ -275,11 +284,24 @@ impl std::fmt::Debug for E2e {
 /// How long discovery may take (LLDP every 300 ms, hosts announced every second).
 pub const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(20);
 
-impl E2e {
-    /// Builds `spec`, starts tsmd with [`test_settings`] changed by `tune`, points every
-    /// bridge at it and waits until discovery matches the topology.
-    pub fn new(spec: &TopologySpec, tune: impl FnOnce(&mut Settings)) -> E2eResult<E2e> {
-        let fabric = OvsFabric::new(spec)?;
+impl E2e<OvsFabric> {
+    /// Builds `spec` on Open vSwitch, starts tsmd with [`test_settings`] changed by `tune`,
+    /// points every bridge at it and waits until discovery matches the topology.
+    pub fn new(spec: &TopologySpec, tune: impl FnOnce(&mut Settings)) -> E2eResult<Self> {
+        Self::start(spec, tune)
+    }
+}
+
+impl<F: DataPlane> E2e<F> {
+    /// Builds `spec` as an `F` fabric, then as [`E2e::with_fabric`].
+    pub fn start(spec: &TopologySpec, tune: impl FnOnce(&mut Settings)) -> E2eResult<Self> {
+        Self::with_fabric(F::build(spec)?, tune)
+    }
+
+    /// Starts tsmd with [`test_settings`] (state in the fabric's directory) changed by
+    /// `tune`, points every switch of `fabric` at it and waits until discovery matches the
+    /// topology.
+    pub fn with_fabric(fabric: F, tune: impl FnOnce(&mut Settings)) -> E2eResult<Self> {
         let mut settings = test_settings(fabric.dir().join("tsmd-state"));
         tune(&mut settings);
         let tsmd = Tsmd::start(&fabric, settings, 0)?;
@@ -417,10 +439,13 @@ impl E2e {
             .map(|m| self.ip(m))
             .collect::<E2eResult<Vec<_>>>()?;
         let name = group_name(name)?;
-        self.tsmd.block_on(
-            self.client()
-                .put_group(&name, &GroupSpec { address, members }),
-        )?;
+        self.tsmd.block_on(self.client().put_group(
+            &name,
+            &GroupSpec {
+                address,
+                members: members.into(),
+            },
+        ))?;
         Ok(())
     }
 
@@ -500,7 +525,7 @@ impl Case {
 }
 
 /// Probes every case in one batch; the failures, one line each.
-pub fn check_cases(e: &E2e, cases: &[Case]) -> E2eResult<Vec<String>> {
+pub fn check_cases<F: DataPlane>(e: &E2e<F>, cases: &[Case]) -> E2eResult<Vec<String>> {
     let probes: Vec<Probe> = cases.iter().map(Case::probe).collect();
     let deliveries = e.probe(&probes)?;
     Ok(cases
@@ -512,7 +537,11 @@ pub fn check_cases(e: &E2e, cases: &[Case]) -> E2eResult<Vec<String>> {
 
 /// Probes until every case is exact (a fresh batch each round), or fails after `within` with
 /// the last round's failures. For waiting out a recompute without sleeping.
-pub fn wait_exact(e: &E2e, cases: &[Case], within: Duration) -> E2eResult<Duration> {
+pub fn wait_exact<F: DataPlane>(
+    e: &E2e<F>,
+    cases: &[Case],
+    within: Duration,
+) -> E2eResult<Duration> {
     let start = Instant::now();
     loop {
         let failures = check_cases(e, cases)?;

@@ -25,6 +25,9 @@
 //!
 //! Drop (also while a failed test unwinds) stops the daemons by their pids, deletes the host
 //! and private namespaces (which destroys every veth) and removes the private directory.
+//!
+//! [`OvsFabric`] implements [`crate::DataPlane`], as [`crate::SimFabric`] does with
+//! `switch-sim` processes in the same layout.
 
 use std::net::{IpAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -573,8 +576,60 @@ impl OvsFabric {
     }
 }
 
+impl crate::DataPlane for OvsFabric {
+    fn check_environment() -> std::result::Result<(), String> {
+        crate::check_environment()
+    }
+
+    fn build(spec: &TopologySpec) -> Result<Self> {
+        OvsFabric::new(spec)
+    }
+
+    fn kind(&self) -> &'static str {
+        "ovs"
+    }
+
+    fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    fn netns(&self) -> &Netns {
+        &self.private
+    }
+
+    fn dir(&self) -> &Path {
+        &self.dir.path
+    }
+
+    fn host_namespaces(&self) -> Vec<crate::traffic::HostNs<'_>> {
+        OvsFabric::host_namespaces(self)
+    }
+
+    fn set_controller(&self, target: Option<&str>) -> Result<()> {
+        OvsFabric::set_controller(self, target)
+    }
+
+    fn ofctl_with(
+        &self,
+        options: &[&str],
+        command: &str,
+        switch: &str,
+        args: &[&str],
+    ) -> Result<String> {
+        OvsFabric::ofctl_with(self, options, command, switch, args)
+    }
+
+    fn set_link_up(&self, index: usize, up: bool) -> Result<()> {
+        OvsFabric::set_link_up(self, index, up)
+    }
+
+    fn settle(&self) -> Result<()> {
+        OvsFabric::settle(self)
+    }
+}
+
 /// Parses `ovs-ofctl --no-names dump-ports` (OpenFlow 1.3) output.
-fn parse_dump_ports(text: &str) -> Result<Vec<PortCounters>> {
+pub(crate) fn parse_dump_ports(text: &str) -> Result<Vec<PortCounters>> {
     let mut out: Vec<PortCounters> = Vec::new();
     let mut current: Option<PortCounters> = None;
     let bad = |line: &str| Error::Parse {
@@ -620,7 +675,7 @@ fn parse_dump_ports(text: &str) -> Result<Vec<PortCounters>> {
 
 /// Creates every veth and configures the hosts: one `ip -batch` in the private namespace
 /// and one per host.
-fn cable(topology: &Topology, private: &Netns, hosts: &[Netns]) -> Result<()> {
+pub(crate) fn cable(topology: &Topology, private: &Netns, hosts: &[Netns]) -> Result<()> {
     let mut lines = Vec::new();
     for (h, ns) in topology.hosts.iter().zip(hosts) {
         // The peer is created directly inside the host namespace, so no name ever appears
@@ -667,7 +722,7 @@ fn cable(topology: &Topology, private: &Netns, hosts: &[Netns]) -> Result<()> {
 const LINK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Waits until every switch-side interface and every host's `eth0` is up.
-fn wait_links_up(
+pub(crate) fn wait_links_up(
     topology: &Topology,
     private: &Netns,
     hosts: &[Netns],
@@ -761,13 +816,17 @@ impl OvsEnv {
 /// A daemon started by this fabric (through `ip netns exec`, which execs it, so the child's
 /// pid is the daemon's). Stopped by that pid on drop: SIGTERM, then SIGKILL if it lingers.
 #[derive(Debug)]
-struct Daemon {
+pub(crate) struct Daemon {
     name: &'static str,
-    child: Child,
+    pub(crate) child: Child,
 }
 
 impl Daemon {
-    fn spawn(name: &'static str, cmd: &mut Command, stderr_file: &str) -> Result<Daemon> {
+    pub(crate) fn spawn(
+        name: &'static str,
+        cmd: &mut Command,
+        stderr_file: &str,
+    ) -> Result<Daemon> {
         let command = cmd::describe(cmd);
         let stderr = std::fs::File::create(stderr_file)
             .map_err(|e| Error::io(format!("creating {stderr_file}"), e))?;
@@ -780,7 +839,7 @@ impl Daemon {
         Ok(Daemon { name, child })
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Ok(Some(_)) = self.child.try_wait() {
             return;
         }
@@ -811,12 +870,12 @@ impl Drop for Daemon {
 
 /// A directory removed with everything in it on drop.
 #[derive(Debug)]
-struct PrivateDir {
-    path: PathBuf,
+pub(crate) struct PrivateDir {
+    pub(crate) path: PathBuf,
 }
 
 impl PrivateDir {
-    fn create(path: PathBuf) -> Result<PrivateDir> {
+    pub(crate) fn create(path: PathBuf) -> Result<PrivateDir> {
         std::fs::create_dir(&path)
             .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
         Ok(PrivateDir { path })

@@ -5,9 +5,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use api::events::{Event, EventKind, EventLog};
 use api::{
     ApiError, Capabilities, Dpid, Group, GroupName, GroupSpec, Health, Host, Limits, Link, LinkEnd,
     LinkState, Port, RequestMeta, Service, Subset, SubsetRequest, Switch, TraceId, Upsert,
@@ -31,6 +33,12 @@ pub enum NextInstall {
 
 pub struct Fake {
     state: Mutex<State>,
+    /// Every change as an event (`GET /v1/events`).
+    pub events: Arc<EventLog>,
+    /// How many times `create_subset` ran (the idempotency tests count it).
+    pub create_calls: AtomicU64,
+    /// Each install waits this long first (to overlap concurrent duplicates).
+    pub install_delay_ms: AtomicU64,
 }
 
 struct State {
@@ -119,7 +127,27 @@ impl Fake {
                 next_install: NextInstall::Acknowledged,
                 by_idempotency_key: HashMap::new(),
             }),
+            events: Arc::new(EventLog::new(64, 1)),
+            create_calls: AtomicU64::new(0),
+            install_delay_ms: AtomicU64::new(0),
         }
+    }
+
+    /// With this event log (another capacity or keep-alive interval).
+    #[allow(dead_code)]
+    pub fn with_event_log(mut self, log: EventLog) -> Self {
+        self.events = Arc::new(log);
+        self
+    }
+
+    /// Appends an event with the next seq.
+    pub fn emit(&self, kind: EventKind) {
+        let (_, last) = self.events.range();
+        self.events.push(Event {
+            seq: last + 1,
+            at: now_ms(),
+            kind,
+        });
     }
 
     pub fn set_next_install(&self, next: NextInstall) {
@@ -238,18 +266,18 @@ impl State {
         }
         Ok(match self.groups.get_mut(&name) {
             Some(group) => {
-                if group.members != spec.members {
+                if group.members != spec.members.listed() {
                     group.version += 1;
                 }
                 group.address = spec.address;
-                group.members = spec.members;
+                group.members = spec.members.listed().to_vec();
                 Upsert::Replaced(group.clone())
             }
             None => {
                 let group = Group {
                     name: name.clone(),
                     address: spec.address,
-                    members: spec.members,
+                    members: spec.members.listed().to_vec(),
                     version: 1,
                 };
                 self.groups.insert(name, group.clone());
@@ -317,7 +345,15 @@ impl Service for Fake {
         name: GroupName,
         spec: GroupSpec,
     ) -> Result<Upsert<Group>, ApiError> {
-        self.with(|s| s.put_group(name, spec))
+        let r = self.with(|s| s.put_group(name, spec));
+        if let Ok(Upsert::Created(g) | Upsert::Replaced(g)) = &r {
+            self.emit(EventKind::GroupPut {
+                group: g.name.to_string(),
+                address: g.address,
+                members: g.members.clone(),
+            });
+        }
+        r
     }
 
     async fn group(&self, _meta: RequestMeta, name: GroupName) -> Result<Group, ApiError> {
@@ -329,7 +365,11 @@ impl Service for Fake {
     }
 
     async fn delete_group(&self, _meta: RequestMeta, name: GroupName) -> Result<(), ApiError> {
-        self.with(|s| s.delete_group(&name))
+        self.with(|s| s.delete_group(&name))?;
+        self.emit(EventKind::GroupDeleted {
+            group: name.to_string(),
+        });
+        Ok(())
     }
 
     async fn create_subset(
@@ -340,6 +380,11 @@ impl Service for Fake {
     ) -> Result<Subset, ApiError> {
         // A real install waits for barriers; yield once so the call is truly asynchronous.
         tokio::task::yield_now().await;
+        self.create_calls.fetch_add(1, Ordering::SeqCst);
+        let delay = self.install_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
         self.with(|s| s.create_subset(meta, group, req))
     }
 
@@ -356,5 +401,16 @@ impl Service for Fake {
 
     async fn delete_subset(&self, _meta: RequestMeta, address: IpAddr) -> Result<(), ApiError> {
         self.with(|s| s.delete_subset(address))
+    }
+
+    fn events(&self) -> Option<Arc<EventLog>> {
+        Some(self.events.clone())
+    }
+
+    async fn metrics(&self) -> Result<String, ApiError> {
+        let n = self.with(|s| s.subsets.len());
+        Ok(format!(
+            "# HELP fake_subsets_live Live subsets.\n# TYPE fake_subsets_live gauge\nfake_subsets_live {n}\n"
+        ))
     }
 }

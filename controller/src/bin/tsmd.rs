@@ -10,7 +10,7 @@ use controller::daemon::{logging, run};
 use controller::demo::DemoArgs;
 
 enum Parsed {
-    Daemon(Cli),
+    Daemon(Box<Cli>),
     Demo(DemoArgs),
 }
 
@@ -21,14 +21,14 @@ fn parse() -> Result<Parsed, clap::Error> {
         .try_get_matches()?;
     match m.subcommand() {
         Some(("demo", sub)) => DemoArgs::from_arg_matches(sub).map(Parsed::Demo),
-        _ => Cli::from_arg_matches(&m).map(Parsed::Daemon),
+        _ => Cli::from_arg_matches(&m).map(|c| Parsed::Daemon(Box::new(c))),
     }
 }
 
 fn main() -> ExitCode {
     // Exit codes: 0 success (or --help), 1 any failure, usage errors included.
     let cli = match parse() {
-        Ok(Parsed::Daemon(c)) => c,
+        Ok(Parsed::Daemon(c)) => *c,
         Ok(Parsed::Demo(args)) => return controller::demo::main(&args),
         Err(e) => {
             let _ = e.print();
@@ -40,6 +40,18 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Cmd::Token(args) => {
+            match controller::daemon::tokens::run(&args, &mut std::io::stdin().lock()) {
+                Ok(out) => {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tsmd token: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Cmd::Check(args) => match args.settings() {
             Ok(s) => {
                 print!("{}", s.to_toml());

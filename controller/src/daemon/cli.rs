@@ -25,6 +25,26 @@ pub enum Cmd {
     /// Validate the configuration and print the effective one (exit 0), or every problem
     /// with its file line or flag (exit 1).
     Check(RunArgs),
+    /// Generate a bearer token: print the secret (for the client) and the `[[api.tokens]]`
+    /// table with its SHA-256 (for the config file).
+    Token(TokenArgs),
+}
+
+/// `tsmd token`.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// The token's name (shown in logs and in 403 answers).
+    #[arg(long, default_value = "client")]
+    pub name: String,
+    /// A negotiating group it may use; repeat for several; `*` for every group.
+    #[arg(long = "group", value_name = "NAME", default_values_t = ["*".to_owned()])]
+    pub groups: Vec<String>,
+    /// A right: subsets, claims or admin; repeat for several.
+    #[arg(long = "right", value_name = "RIGHT", required = true)]
+    pub rights: Vec<String>,
+    /// Hash a token read from standard input instead of generating one.
+    #[arg(long)]
+    pub stdin: bool,
 }
 
 /// The settings every subcommand takes.
@@ -80,6 +100,19 @@ pub struct RunArgs {
     /// [default: info].
     #[arg(long, env = "TSMD_LOG_LEVEL", value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// How long the answer to a POST with an Idempotency-Key is remembered
+    /// [default: 86400000].
+    #[arg(long, env = "TSMD_IDEMPOTENCY_TTL_MS", value_name = "MS")]
+    pub idempotency_ttl_ms: Option<u64>,
+    /// How many such answers are remembered at most [default: 65536].
+    #[arg(long, env = "TSMD_IDEMPOTENCY_MAX_KEYS", value_name = "N")]
+    pub idempotency_max_keys: Option<u64>,
+    /// How many events GET /v1/events can resume from [default: 4096].
+    #[arg(long, env = "TSMD_EVENTS_BUFFER", value_name = "N")]
+    pub events_buffer: Option<u64>,
+    /// Keep-alive comment interval of idle event streams [default: 15000].
+    #[arg(long, env = "TSMD_EVENTS_KEEPALIVE_MS", value_name = "MS")]
+    pub events_keepalive_ms: Option<u64>,
 }
 
 impl RunArgs {
@@ -102,6 +135,10 @@ impl RunArgs {
             log_format: self.log_format,
             log_level: self.log_level.clone(),
             rust_log: std::env::var("RUST_LOG").ok().filter(|s| !s.is_empty()),
+            idempotency_ttl_ms: self.idempotency_ttl_ms,
+            idempotency_max_keys: self.idempotency_max_keys,
+            events_buffer: self.events_buffer,
+            events_keepalive_ms: self.events_keepalive_ms,
         }
     }
 

@@ -160,6 +160,9 @@ pub(crate) fn api_error(
             switches: Vec::new(),
         },
         ref e @ CommandError::Cancelled => conflict("subset".to_owned(), e),
+        CommandError::Rendezvous(r) => super::service::rendezvous::api_error(r, settings.max_lease),
+        CommandError::Bier(b) => super::service::bier::api_error(b),
+        ref e @ CommandError::SnoopingDisabled { ref name } => conflict(format!("group {name}"), e),
     }
 }
 

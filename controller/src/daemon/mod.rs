@@ -14,6 +14,9 @@
 //! - [`start`] takes the listeners from the caller (tests bind 127.0.0.1:0) and returns a
 //!   [`Handle`]; [`run`] binds the configured addresses, starts, and serves until SIGINT or
 //!   SIGTERM, then shuts down gracefully.
+//! - The driver task, the switch connections and the HTTP server run on one thread of their
+//!   own (`driver::DaemonThread`, a single-threaded runtime), whatever runtime calls [`start`]:
+//!   a request never waits for another thread to wake up. The persister stays on the caller's.
 //! - Shutdown: stop accepting switches and HTTP requests, let the core task persist its last
 //!   snapshot, flush and close every switch connection (switches keep their rules; leases are
 //!   enforced by the switches' hard timeouts), finish the last save.
@@ -21,17 +24,25 @@
 //! Modules: [`settings`] (config file, flags, validation), [`cli`], [`clock`] (the core's
 //! time), [`store`] (`Store`, `FileStore`), [`logging`]; internal: `driver` (the core task),
 //! `conn` (switch connections), `service` (the `api::Service`), `errors` (core refusals as API
-//! problems).
+//! problems). Issue 5: [`metrics`] (`GET /metrics`), [`tokens`] (`tsmd token`); internal:
+//! `events` (core events → `GET /v1/events`), `idempotency` (`idempotency.jsonl`), `observe`
+//! (tokens, idempotency table, event log, metrics, readiness, built at start).
 
 pub mod cli;
 pub mod clock;
 mod conn;
 mod driver;
 mod errors;
+mod events;
+mod idempotency;
 pub mod logging;
+pub mod metrics;
+mod observe;
+mod rules_view;
 mod service;
 pub mod settings;
 pub mod store;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -85,6 +96,15 @@ pub enum DaemonError {
     Log(#[from] logging::LogError),
     #[error("the {task} task failed: {reason}")]
     Task { task: &'static str, reason: String },
+    #[error(
+        "refusing to serve the API on {addr} without tokens: only a loopback address may be \
+         unauthenticated; configure [[api.tokens]] (tsmd token) or listen on 127.0.0.1 / [::1]"
+    )]
+    Unprotected { addr: SocketAddr },
+    #[error("api.tokens: {0}")]
+    Tokens(api::auth::AuthConfigError),
+    #[error("the remembered idempotent answers in {store} cannot be read: {error}")]
+    Idempotency { store: String, error: String },
 }
 
 /// A running daemon. Dropping it without [`Handle::shutdown`] still stops it (the tasks wind
@@ -95,6 +115,8 @@ pub struct Handle {
     http_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     events: broadcast::Sender<Event>,
+    /// `GET /v1/events`' source: closed at shutdown so open streams end.
+    event_log: Arc<api::events::EventLog>,
     tasks: Option<Tasks>,
 }
 
@@ -104,6 +126,7 @@ struct Tasks {
     accept: JoinHandle<()>,
     http: JoinHandle<std::io::Result<()>>,
     persister: JoinHandle<Result<(), StoreError>>,
+    idempotency: Option<observe::IdemPersister>,
 }
 
 fn failed(task: &'static str, e: tokio::task::JoinError) -> DaemonError {
@@ -149,6 +172,7 @@ impl Handle {
     pub async fn shutdown(mut self) -> Result<(), DaemonError> {
         let started = tokio::time::Instant::now();
         let _ = self.shutdown.send(true);
+        self.event_log.close();
         let Some(t) = self.tasks.take() else {
             return Ok(());
         };
@@ -167,6 +191,11 @@ impl Handle {
             }
         };
         let saved = t.persister.await;
+        if let Some(p) = t.idempotency {
+            if let Err(e) = p.finish().await {
+                error!(error = %e, "the last idempotency answers were not saved");
+            }
+        }
         info!(
             took_ms = started.elapsed().as_millis() as u64,
             "tsmd stopped"
@@ -186,6 +215,7 @@ impl Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+        self.event_log.close();
     }
 }
 
@@ -223,6 +253,7 @@ pub async fn start_with_store(
         what: "HTTP",
         source,
     })?;
+    observe::check_exposure(&settings, http_addr)?;
     let described = store.describe();
     let (store, loaded) = tokio::task::spawn_blocking(move || {
         let r = store.load();
@@ -245,6 +276,10 @@ pub async fn start_with_store(
         })?,
         None => Controller::new(config)?,
     };
+    // Taken before the claim journal wraps the store.
+    let idem_side = store.side_file(idempotency::FILE);
+    // Claims and blocks answered after the last snapshot come back from the claim journal.
+    let (store, ctl, journal) = service::rendezvous::start_journal(store, ctl).await?;
     info!(
         openflow = %of_addr,
         api = %http_addr,
@@ -261,8 +296,11 @@ pub async fn start_with_store(
     let (persist_tx, persist_rx) = watch::channel(None);
     let (events, _) = broadcast::channel(1024);
 
+    let first_seq = loaded.as_ref().map_or(1, |s| s.next_seq.max(1));
+    let (obs, idem_persister) =
+        observe::Observability::start(&settings, idem_side, first_seq).await?;
     let persister = tokio::spawn(store::persister(store, persist_rx));
-    let driver = driver::Driver::new(
+    let mut driver = driver::Driver::new(
         ctl,
         clock,
         settings.clone(),
@@ -271,16 +309,36 @@ pub async fn start_with_store(
         persist_tx,
         events.clone(),
     );
-    let core = tokio::spawn(driver.run());
-    let accept = tokio::spawn(conn::accept_loop(
-        openflow,
-        core_tx.clone(),
-        shutdown_rx.clone(),
-    ));
-    let service = TsmdService::new(core_tx, settings.max_lease, settings.request_timeout);
-    let app = api::router(Arc::new(service));
+    if let Some(j) = journal {
+        driver.set_journal(j);
+    }
+    driver.set_observers(obs.metrics.clone(), obs.events.clone());
+    // The core, the switch connections and the HTTP server share one thread of their own.
+    let thread =
+        driver::DaemonThread::start(shutdown_rx.clone()).map_err(|e| DaemonError::Task {
+            task: "daemon thread",
+            reason: e.to_string(),
+        })?;
+    let adopt = |what, l| {
+        thread
+            .adopt(l)
+            .map_err(|source| DaemonError::Listener { what, source })
+    };
+    let (openflow, http) = (adopt("OpenFlow", openflow)?, adopt("HTTP", http)?);
+    let core = thread.spawn(driver.run());
+    let accepting = obs.ready.clone();
+    let accept_loop = conn::accept_loop(openflow, core_tx.clone(), shutdown_rx.clone());
+    let accept = thread.spawn(async move {
+        // Ready (GET /healthz) while switches can connect.
+        accepting.store(true, std::sync::atomic::Ordering::Release);
+        accept_loop.await;
+        accepting.store(false, std::sync::atomic::Ordering::Release);
+    });
+    let service = TsmdService::new(core_tx, settings.max_lease, settings.request_timeout)
+        .with_observability(obs.clone());
+    let app = api::router_with(Arc::new(service), obs.router_config());
     let mut http_stop = shutdown_rx;
-    let http = tokio::spawn(async move {
+    let http = thread.spawn(async move {
         // Answers are small and someone waits for each: no Nagle delay.
         let http = axum::serve::ListenerExt::tap_io(http, |tcp| {
             let _ = tcp.set_nodelay(true);
@@ -296,11 +354,13 @@ pub async fn start_with_store(
         http_addr,
         shutdown,
         events,
+        event_log: obs.events.clone(),
         tasks: Some(Tasks {
             core,
             accept,
             http,
             persister,
+            idempotency: idem_persister,
         }),
     })
 }

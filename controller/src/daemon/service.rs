@@ -27,6 +27,15 @@ use super::clock::Clock;
 use super::driver::{is_ready, Done, ToCore, View};
 use crate::command::{Command, SubsetInfo};
 
+/// BIER's part of the service (a child module: it uses the core channel).
+#[path = "bier.rs"]
+pub(super) mod bier;
+
+/// Rendezvous plans, claims, blocks and the claim journal (a child module: it uses the core
+/// channel).
+#[path = "rendezvous.rs"]
+pub(super) mod rendezvous;
+
 /// The API service of one tsmd.
 #[derive(Debug)]
 pub struct TsmdService {
@@ -34,6 +43,8 @@ pub struct TsmdService {
     max_lease_ms: u64,
     timeout: Duration,
     ids: TraceIds,
+    /// Metrics, the event log, readiness (issue 5); `None` in a bare service.
+    obs: Option<super::observe::Observability>,
 }
 
 /// Trace ids for requests that bring none: splitmix64 over a counter seeded from the clock
@@ -81,7 +92,19 @@ impl TsmdService {
             max_lease_ms: ms(max_lease),
             timeout,
             ids: TraceIds::new(),
+            obs: None,
         }
+    }
+
+    /// With metrics, the event log and the readiness flag.
+    pub(crate) fn with_observability(mut self, obs: super::observe::Observability) -> Self {
+        self.obs = Some(obs);
+        self
+    }
+
+    /// The metrics (the claims code records claim latency with `observe_claim`).
+    pub(crate) fn metrics(&self) -> Option<&std::sync::Arc<super::metrics::Metrics>> {
+        self.obs.as_ref().map(|o| &o.metrics)
     }
 
     async fn query<R, F>(&self, f: F) -> Result<R, ApiError>
@@ -186,7 +209,7 @@ fn switches(v: &View<'_>) -> Vec<Switch> {
             capabilities: Capabilities {
                 n_tables: s.n_tables,
                 max_groups: s.max_groups,
-                bier: false,
+                bier: s.bier,
             },
         })
         .collect()
@@ -198,11 +221,54 @@ impl Service for TsmdService {
     }
 
     async fn health(&self) -> Result<Health, ApiError> {
+        let accepting = self
+            .obs
+            .as_ref()
+            .is_none_or(|o| o.ready.load(Ordering::Acquire));
+        if !accepting {
+            return Err(ApiError::NotReady {
+                reason: "the OpenFlow listener is not accepting switches (starting or stopping)"
+                    .to_owned(),
+            });
+        }
+        // The core task answers: it runs.
         self.query(|_| Health {
             status: "ok".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         })
         .await
+        .map_err(|e| ApiError::NotReady {
+            reason: format!("the core task does not answer: {e}"),
+        })
+    }
+
+    fn events(&self) -> Option<std::sync::Arc<api::events::EventLog>> {
+        self.obs.as_ref().map(|o| o.events.clone())
+    }
+
+    async fn metrics(&self) -> Result<String, ApiError> {
+        let Some(obs) = &self.obs else {
+            return Err(ApiError::NotFound {
+                resource: "the metrics of this server".to_owned(),
+            });
+        };
+        let mut gauges = self
+            .query(|v| super::metrics::Gauges {
+                switches_connected: v.ctl.switches().iter().filter(|s| s.connected).count() as u64,
+                subsets_live: v.ctl.subsets().iter().filter(|s| is_ready(s)).count() as u64,
+                groups: v.ctl.groups().len() as u64,
+                ..Default::default()
+            })
+            .await?;
+        gauges.events_last_seq = obs.events.range().1;
+        gauges.idempotency_keys = obs.idempotency.len() as u64;
+        Ok(obs.metrics.render(&gauges))
+    }
+
+    fn observe_request(&self, method: &str, route: &str, status: u16, _elapsed: Duration) {
+        if let Some(o) = &self.obs {
+            o.metrics.http(method, route, status);
+        }
     }
 
     async fn switches(&self, _meta: RequestMeta) -> Result<Vec<Switch>, ApiError> {
@@ -261,10 +327,17 @@ impl Service for TsmdService {
         let span =
             info_span!("api", op = "put_group", group = %name, trace_id = tracing::field::Empty);
         async move {
-            let command = Command::PutGroup {
-                name: name.to_string(),
-                addr: spec.address,
-                members: spec.members,
+            let command = match spec.members {
+                api::GroupMembers::List(members) => Command::PutGroup {
+                    name: name.to_string(),
+                    addr: spec.address,
+                    members,
+                },
+                // IGMP / MLD snooping decides the members (`snoop`).
+                api::GroupMembers::Snooped => Command::PutSnoopedGroup {
+                    name: name.to_string(),
+                    addr: spec.address,
+                },
             };
             match self.command_or_timeout(command, "group update").await? {
                 Done::Group {
@@ -342,6 +415,7 @@ impl Service for TsmdService {
             trace_id = %format!("{trace:016x}"),
         );
         async move {
+            let started = std::time::Instant::now();
             let command = Command::CreateSubset {
                 group: group.to_string(),
                 members: req.members,
@@ -349,7 +423,12 @@ impl Service for TsmdService {
                 trace_id: Some(trace),
             };
             match self.command(command).await {
-                Ok(Ok(Done::Subset(s))) => api_subset(s),
+                Ok(Ok(Done::Subset(s))) => {
+                    if let Some(m) = self.metrics() {
+                        m.observe_install(started.elapsed());
+                    }
+                    api_subset(s)
+                }
                 Ok(Ok(other)) => Err(ApiError::Internal {
                     reason: format!("unexpected answer to a subset install: {other:?}"),
                 }),
@@ -400,13 +479,15 @@ impl Service for TsmdService {
         .await?
     }
 
-    async fn delete_subset(&self, _meta: RequestMeta, address: IpAddr) -> Result<(), ApiError> {
+    async fn delete_subset(&self, meta: RequestMeta, address: IpAddr) -> Result<(), ApiError> {
         let span = info_span!("api", op = "delete_subset", addr = %address, trace_id = tracing::field::Empty);
         async move {
-            let trace = self
-                .query(move |v| v.ctl.subset(address).map(|s| s.trace_id))
+            let found = self
+                .query(move |v| v.ctl.subset(address).map(|s| (s.trace_id, s.group)))
                 .await?;
-            if let Some(t) = trace {
+            if let Some((t, group)) = found {
+                // The route names no group: the token must be allowed the subset's.
+                meta.authorize(Some(api::Right::Subsets), &group)?;
                 Span::current().record("trace_id", tracing::field::display(format!("{t:016x}")));
             }
             self.command_or_timeout(Command::DeleteSubset { addr: address }, "subset removal")
@@ -415,5 +496,123 @@ impl Service for TsmdService {
         }
         .instrument(span)
         .await
+    }
+
+    async fn assign_bier(
+        &self,
+        meta: RequestMeta,
+        group: GroupName,
+        req: api::BierRequest,
+    ) -> Result<api::BierSubset, ApiError> {
+        bier::assign(self, meta, group, req).await
+    }
+
+    async fn release_bier(&self, meta: RequestMeta, address: IpAddr) -> Result<(), ApiError> {
+        bier::release(self, meta, address).await
+    }
+
+    async fn switch_bift(
+        &self,
+        meta: RequestMeta,
+        dpid: ApiDpid,
+    ) -> Result<api::SwitchBift, ApiError> {
+        bier::switch_bift(self, meta, dpid).await
+    }
+
+    async fn switch_rules(
+        &self,
+        _meta: RequestMeta,
+        dpid: ApiDpid,
+    ) -> Result<api::SwitchRules, ApiError> {
+        self.query(move |v| super::rules_view::switch_rules(v, dpid))
+            .await?
+    }
+
+    async fn bfr_ids(&self, meta: RequestMeta) -> Result<Vec<api::BfrIdEntry>, ApiError> {
+        bier::bfr_ids(self, meta).await
+    }
+
+    async fn put_rendezvous(
+        &self,
+        meta: RequestMeta,
+        group: GroupName,
+        req: api::RendezvousRequest,
+    ) -> Result<api::RendezvousPlan, ApiError> {
+        rendezvous::put_plan(self, meta, group, req).await
+    }
+
+    async fn rendezvous(
+        &self,
+        _meta: RequestMeta,
+        group: GroupName,
+    ) -> Result<api::RendezvousPlan, ApiError> {
+        rendezvous::plan(self, group).await
+    }
+
+    async fn rendezvous_plans(
+        &self,
+        _meta: RequestMeta,
+    ) -> Result<Vec<api::RendezvousPlan>, ApiError> {
+        rendezvous::plans(self).await
+    }
+
+    async fn delete_rendezvous(
+        &self,
+        _meta: RequestMeta,
+        group: GroupName,
+    ) -> Result<(), ApiError> {
+        rendezvous::delete_plan(self, group).await
+    }
+
+    async fn claim(
+        &self,
+        _meta: RequestMeta,
+        group: GroupName,
+        req: api::ClaimRequest,
+    ) -> Result<api::Claim, ApiError> {
+        rendezvous::claim(self, group, req).await
+    }
+
+    async fn renew_claim(
+        &self,
+        _meta: RequestMeta,
+        id: api::ClaimId,
+        req: api::RenewRequest,
+    ) -> Result<api::Claim, ApiError> {
+        rendezvous::renew_claim(self, id, req).await
+    }
+
+    async fn release_claim(&self, _meta: RequestMeta, id: api::ClaimId) -> Result<(), ApiError> {
+        rendezvous::release_claim(self, id).await
+    }
+
+    async fn claims(&self, _meta: RequestMeta) -> Result<Vec<api::Claim>, ApiError> {
+        rendezvous::claims(self).await
+    }
+
+    async fn take_block(
+        &self,
+        _meta: RequestMeta,
+        group: GroupName,
+        req: api::BlockRequest,
+    ) -> Result<api::Block, ApiError> {
+        rendezvous::take_block(self, group, req).await
+    }
+
+    async fn renew_block(
+        &self,
+        _meta: RequestMeta,
+        id: api::BlockId,
+        req: api::RenewRequest,
+    ) -> Result<api::Block, ApiError> {
+        rendezvous::renew_block(self, id, req).await
+    }
+
+    async fn release_block(&self, _meta: RequestMeta, id: api::BlockId) -> Result<(), ApiError> {
+        rendezvous::release_block(self, id).await
+    }
+
+    async fn blocks(&self, _meta: RequestMeta) -> Result<Vec<api::Block>, ApiError> {
+        rendezvous::blocks(self).await
     }
 }

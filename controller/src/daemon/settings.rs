@@ -17,6 +17,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use api::auth::{Authenticator, GroupScope, Right, TokenHash, TokenSpec};
+
 use crate::machine::Config;
 use crate::pool::AddrRange;
 
@@ -125,6 +127,10 @@ pub struct Overrides {
     pub log_level: Option<String>,
     /// The value of `RUST_LOG`, used for the log level when nothing else sets it.
     pub rust_log: Option<String>,
+    pub idempotency_ttl_ms: Option<u64>,
+    pub idempotency_max_keys: Option<u64>,
+    pub events_buffer: Option<u64>,
+    pub events_keepalive_ms: Option<u64>,
 }
 
 /// A configuration key: its name in the file, its flag and its environment variable.
@@ -152,6 +158,10 @@ keys! {
     SETTLE = "discovery.restore_settle_ms", "--restore-settle-ms", "TSMD_RESTORE_SETTLE_MS";
     API_LISTEN = "api.listen", "--api-listen", "TSMD_API_LISTEN";
     REQUEST_TIMEOUT = "api.request_timeout_ms", "--request-timeout-ms", "TSMD_REQUEST_TIMEOUT_MS";
+    IDEM_TTL = "api.idempotency_ttl_ms", "--idempotency-ttl-ms", "TSMD_IDEMPOTENCY_TTL_MS";
+    IDEM_MAX = "api.idempotency_max_keys", "--idempotency-max-keys", "TSMD_IDEMPOTENCY_MAX_KEYS";
+    EVENTS_BUFFER = "api.events_buffer", "--events-buffer", "TSMD_EVENTS_BUFFER";
+    EVENTS_KEEPALIVE = "api.events_keepalive_ms", "--events-keepalive-ms", "TSMD_EVENTS_KEEPALIVE_MS";
     MAX_LEASE = "subsets.max_lease_ms", "--max-lease-ms", "TSMD_MAX_LEASE_MS";
     POOL_V4 = "subsets.pool_v4", "--pool-v4", "TSMD_POOL_V4";
     POOL_V6 = "subsets.pool_v6", "--pool-v6", "TSMD_POOL_V6";
@@ -186,6 +196,17 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// A `tracing_subscriber::EnvFilter` directive (`RUST_LOG` syntax).
     pub log_level: String,
+    /// Bearer tokens (`[[api.tokens]]`). Empty: no authentication, and the API may listen
+    /// on a loopback address only.
+    pub tokens: Vec<TokenSpec>,
+    /// How long an answer to a POST with an `Idempotency-Key` is remembered.
+    pub idempotency_ttl: Duration,
+    /// How many such answers are remembered at most.
+    pub idempotency_max_keys: usize,
+    /// How many events `GET /v1/events` can resume from.
+    pub events_buffer: usize,
+    /// How often an idle event stream gets a keep-alive comment.
+    pub events_keepalive: Duration,
     origins: BTreeMap<&'static str, Origin>,
 }
 
@@ -209,6 +230,11 @@ impl Default for Settings {
             state_dir: PathBuf::from("/var/lib/tsmd"),
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
+            tokens: Vec::new(),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+            idempotency_max_keys: 65_536,
+            events_buffer: 4096,
+            events_keepalive: Duration::from_secs(15),
             origins: BTreeMap::new(),
         }
     }
@@ -256,6 +282,24 @@ struct DiscoveryFile {
 struct ApiFile {
     listen: Option<Spanned<String>>,
     request_timeout_ms: Option<Spanned<u64>>,
+    idempotency_ttl_ms: Option<Spanned<u64>>,
+    idempotency_max_keys: Option<Spanned<u64>>,
+    events_buffer: Option<Spanned<u64>>,
+    events_keepalive_ms: Option<Spanned<u64>>,
+    tokens: Option<Vec<Spanned<TokenFile>>>,
+}
+
+/// One `[[api.tokens]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenFile {
+    name: String,
+    /// SHA-256 of the token, 64 hex digits (`tsmd token` prints it).
+    sha256: String,
+    /// Negotiating group names, or `["*"]`.
+    groups: Vec<String>,
+    /// `subsets`, `claims`, `admin`.
+    rights: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -467,6 +511,7 @@ enum Value {
     Pool(Option<AddrRange>),
     Text(String),
     Format(LogFormat),
+    Count(u64),
 }
 
 /// `"239.192.0.0/16"`, `"239.192.0.1-239.192.0.9"` or `"none"`.
@@ -675,6 +720,31 @@ impl Settings {
             |s, v| s.request_timeout = v,
         );
         m.millis(
+            &IDEM_TTL,
+            f.api.idempotency_ttl_ms.as_ref(),
+            over.idempotency_ttl_ms,
+            |s, v| s.idempotency_ttl = v,
+        );
+        m.count(
+            &IDEM_MAX,
+            f.api.idempotency_max_keys.as_ref(),
+            over.idempotency_max_keys,
+            |s, v| s.idempotency_max_keys = v,
+        );
+        m.count(
+            &EVENTS_BUFFER,
+            f.api.events_buffer.as_ref(),
+            over.events_buffer,
+            |s, v| s.events_buffer = v,
+        );
+        m.millis(
+            &EVENTS_KEEPALIVE,
+            f.api.events_keepalive_ms.as_ref(),
+            over.events_keepalive_ms,
+            |s, v| s.events_keepalive = v,
+        );
+        m.tokens(f.api.tokens.as_deref().unwrap_or_default());
+        m.millis(
             &MAX_LEASE,
             f.subsets.max_lease_ms.as_ref(),
             over.max_lease_ms,
@@ -813,6 +883,10 @@ impl Settings {
                 "discovery.restore_settle_ms" => ms(self.restore_settle).to_string(),
                 "api.listen" => quote(&self.api_listen.to_string()),
                 "api.request_timeout_ms" => ms(self.request_timeout).to_string(),
+                "api.idempotency_ttl_ms" => ms(self.idempotency_ttl).to_string(),
+                "api.idempotency_max_keys" => self.idempotency_max_keys.to_string(),
+                "api.events_buffer" => self.events_buffer.to_string(),
+                "api.events_keepalive_ms" => ms(self.events_keepalive).to_string(),
                 "subsets.max_lease_ms" => ms(self.max_lease).to_string(),
                 "subsets.pool_v4" => quote(&pool_text(self.pool_v4)),
                 "subsets.pool_v6" => quote(&pool_text(self.pool_v6)),
@@ -846,9 +920,132 @@ impl Settings {
                 }
             }
         }
+        out.push_str(&tokens_toml(&self.tokens));
         out
     }
 }
+
+/// The `[[api.tokens]]` tables of `tokens` (hashes only: the secrets are never known).
+pub(crate) fn tokens_toml(tokens: &[TokenSpec]) -> String {
+    let list = |items: Vec<String>| {
+        let quoted: Vec<String> = items.iter().map(|i| quote(i)).collect();
+        format!("[{}]", quoted.join(", "))
+    };
+    let mut out = String::new();
+    for t in tokens {
+        out.push_str(&format!(
+            "\n[[api.tokens]]\nname = {}\nsha256 = \"{}\"\ngroups = {}\nrights = {}\n",
+            quote(&t.name),
+            t.hash,
+            list(t.groups.to_list()),
+            list(t.rights.iter().map(|r| r.as_str().to_owned()).collect()),
+        ));
+    }
+    out
+}
+
+/// One `[[api.tokens]]` table as the daemon uses it, or why not.
+fn token_spec(t: &TokenFile) -> Result<TokenSpec, String> {
+    let name = t.name.trim();
+    if name.is_empty() {
+        return Err("a token needs a name".to_owned());
+    }
+    let hash = t
+        .sha256
+        .trim()
+        .to_ascii_lowercase()
+        .parse::<TokenHash>()
+        .map_err(|e| format!("token {name:?}: sha256: {e} (tsmd token prints it)"))?;
+    let groups =
+        GroupScope::from_list(&t.groups).map_err(|e| format!("token {name:?}: groups: {e}"))?;
+    let mut rights = std::collections::BTreeSet::new();
+    for r in &t.rights {
+        rights.insert(
+            r.parse::<Right>()
+                .map_err(|e| format!("token {name:?}: rights: {e}"))?,
+        );
+    }
+    if rights.is_empty() {
+        return Err(format!(
+            "token {name:?}: rights: at least one of subsets, claims, admin"
+        ));
+    }
+    Ok(TokenSpec {
+        name: name.to_owned(),
+        hash,
+        groups,
+        rights,
+    })
+}
+
+impl Merge<'_> {
+    /// A positive count from the file or a flag.
+    fn count(
+        &mut self,
+        key: &Key,
+        file: Option<&Spanned<u64>>,
+        flag: Option<u64>,
+        set: fn(&mut Settings, usize),
+    ) {
+        self.apply(
+            key,
+            file,
+            flag,
+            |src| {
+                let n = match src {
+                    Source::File(v) => *v,
+                    Source::Flag(v) => v,
+                };
+                if n == 0 || usize::try_from(n).is_err() {
+                    return Err(format!("{n} must be above 0"));
+                }
+                Ok(Value::Count(n))
+            },
+            |s, v| {
+                if let Value::Count(n) = v {
+                    set(s, usize::try_from(n).unwrap_or(usize::MAX));
+                }
+            },
+        );
+    }
+
+    /// The `[[api.tokens]]` tables; each problem at its table's line.
+    fn tokens(&mut self, tables: &[Spanned<TokenFile>]) {
+        let mut specs = Vec::new();
+        for t in tables {
+            let origin = self.file_origin(t);
+            match token_spec(t.get_ref()) {
+                Ok(spec) => {
+                    self.s.origins.entry(TOKENS_FIELD).or_insert(origin);
+                    specs.push(spec);
+                }
+                Err(message) => self.issues.push(ConfigIssue {
+                    field: TOKENS_FIELD,
+                    origin,
+                    message,
+                }),
+            }
+        }
+        // Names and secrets must be distinct.
+        if let Err(e) = Authenticator::new(specs.clone()) {
+            let origin = self
+                .s
+                .origins
+                .get(TOKENS_FIELD)
+                .cloned()
+                .unwrap_or(Origin::Default);
+            self.issues.push(ConfigIssue {
+                field: TOKENS_FIELD,
+                origin,
+                message: e.to_string(),
+            });
+        }
+        self.s.tokens = specs;
+    }
+}
+
+/// The field name of the token tables in issues.
+const TOKENS_FIELD: &str = "api.tokens";
 
 impl Merge<'_> {
     /// Checks between fields, reported at the first field's origin.
@@ -893,6 +1090,29 @@ impl Merge<'_> {
                 ),
             );
         }
+        // Without tokens, anyone who can reach the API may use it: only this host may.
+        if s.tokens.is_empty() && !is_loopback(s.api_listen.ip()) {
+            let o = self.origin(&API_LISTEN);
+            self.issue(
+                &API_LISTEN,
+                o,
+                format!(
+                    "{} is not a loopback address and no [[api.tokens]] are configured: tsmd \
+                     refuses to serve the API unauthenticated beyond this host; add tokens \
+                     (`tsmd token` prints one) or listen on 127.0.0.1 or [::1]",
+                    s.api_listen
+                ),
+            );
+        }
+        for (key, zero) in [
+            (&IDEM_TTL, s.idempotency_ttl.is_zero()),
+            (&EVENTS_KEEPALIVE, s.events_keepalive.is_zero()),
+        ] {
+            if zero {
+                let o = self.origin(key);
+                self.issue(key, o, "must be above 0");
+            }
+        }
         if s.request_timeout.is_zero() {
             let o = self.origin(&REQUEST_TIMEOUT);
             self.issue(&REQUEST_TIMEOUT, o, "must be above 0");
@@ -916,6 +1136,11 @@ impl Merge<'_> {
             }
         }
     }
+}
+
+/// Whether `ip` is a loopback address (an IPv4-mapped IPv6 one included).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
 }
 
 fn quote(s: &str) -> String {

@@ -65,6 +65,84 @@ pub trait Store: Send + 'static {
     fn save(&mut self, snapshot: &Snapshot) -> Result<(), StoreError>;
     /// Where it stores (for logs).
     fn describe(&self) -> String;
+    /// The directory of the claim journal (`daemon::service::rendezvous`), when the store
+    /// has one; without it every claim asks for a whole snapshot.
+    fn journal_dir(&self) -> Option<PathBuf> {
+        None
+    }
+    /// A named file beside the snapshot (`idempotency.jsonl`: remembered API answers), when
+    /// the store keeps such files.
+    fn side_file(&self, name: &str) -> Option<Box<dyn SideFile>> {
+        let _ = name;
+        None
+    }
+}
+
+/// A file beside the snapshot: read whole, appended to (then synced), or replaced
+/// atomically (temporary file, fsync, rename, fsync of the directory). Calls block.
+pub trait SideFile: Send + 'static {
+    /// Its bytes, or `None` when it does not exist.
+    fn read(&mut self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Adds bytes at the end.
+    fn append(&mut self, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Replaces the whole content.
+    fn replace(&mut self, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Where it is (for logs).
+    fn describe(&self) -> String;
+}
+
+/// A [`SideFile`] in the state directory (covered by the directory's lock).
+#[derive(Debug)]
+struct FileSide {
+    dir: PathBuf,
+    file: PathBuf,
+    tmp: PathBuf,
+}
+
+impl SideFile for FileSide {
+    fn read(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        match std::fs::read(&self.file) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Read {
+                path: self.file.clone(),
+                source,
+            }),
+        }
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        let werr = |source| StoreError::Write {
+            path: self.file.clone(),
+            source,
+        };
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.file)
+            .map_err(werr)?;
+        f.write_all(bytes).map_err(werr)?;
+        f.sync_data().map_err(werr)
+    }
+
+    fn replace(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        let werr = |path: &Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Write { path, source }
+        };
+        let mut f = File::create(&self.tmp).map_err(werr(&self.tmp))?;
+        f.write_all(bytes).map_err(werr(&self.tmp))?;
+        f.sync_all().map_err(werr(&self.tmp))?;
+        drop(f);
+        std::fs::rename(&self.tmp, &self.file).map_err(werr(&self.file))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(werr(&self.dir))
+    }
+
+    fn describe(&self) -> String {
+        self.file.display().to_string()
+    }
 }
 
 /// The default store: `state.json` in a directory of its own.
@@ -156,6 +234,18 @@ impl Store for FileStore {
     fn describe(&self) -> String {
         self.file.display().to_string()
     }
+
+    fn journal_dir(&self) -> Option<PathBuf> {
+        Some(self.dir.clone())
+    }
+
+    fn side_file(&self, name: &str) -> Option<Box<dyn SideFile>> {
+        Some(Box::new(FileSide {
+            dir: self.dir.clone(),
+            file: self.dir.join(name),
+            tmp: self.dir.join(format!("{name}.tmp")),
+        }))
+    }
 }
 
 /// A store in memory, shared by its clones (a test can read what the daemon saved).
@@ -168,6 +258,46 @@ pub struct MemoryStore {
 struct MemoryInner {
     snapshot: Option<Snapshot>,
     saves: u64,
+    /// The side files, by name.
+    sides: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+/// A [`SideFile`] of a [`MemoryStore`].
+#[derive(Debug)]
+struct MemorySide {
+    inner: Arc<Mutex<MemoryInner>>,
+    name: String,
+}
+
+impl SideFile for MemorySide {
+    fn read(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .inner
+            .lock()
+            .ok()
+            .and_then(|i| i.sides.get(&self.name).cloned()))
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        if let Ok(mut i) = self.inner.lock() {
+            i.sides
+                .entry(self.name.clone())
+                .or_default()
+                .extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+
+    fn replace(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        if let Ok(mut i) = self.inner.lock() {
+            i.sides.insert(self.name.clone(), bytes.to_vec());
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("memory:{}", self.name)
+    }
 }
 
 impl MemoryStore {
@@ -201,6 +331,13 @@ impl Store for MemoryStore {
 
     fn describe(&self) -> String {
         "memory".to_owned()
+    }
+
+    fn side_file(&self, name: &str) -> Option<Box<dyn SideFile>> {
+        Some(Box::new(MemorySide {
+            inner: self.inner.clone(),
+            name: name.to_owned(),
+        }))
     }
 }
 
@@ -246,13 +383,15 @@ mod tests {
     use super::*;
 
     fn snap(seq: u64) -> Snapshot {
-        Snapshot {
-            version: crate::snapshot::SNAPSHOT_VERSION,
-            next_seq: seq,
-            trace_counter: 0,
-            groups: Vec::new(),
-            subsets: Vec::new(),
-        }
+        // Through JSON, so parts with `#[serde(default)]` take their defaults.
+        serde_json::from_value(serde_json::json!({
+            "version": crate::snapshot::SNAPSHOT_VERSION,
+            "next_seq": seq,
+            "trace_counter": 0,
+            "groups": [],
+            "subsets": [],
+        }))
+        .unwrap()
     }
 
     #[test]

@@ -238,7 +238,13 @@ impl Script<'_> {
         let r = self
             .demo
             .client
-            .put_group(&g, &GroupSpec { address, members })
+            .put_group(
+                &g,
+                &GroupSpec {
+                    address,
+                    members: members.into(),
+                },
+            )
             .await
             .map_err(Self::api_err(step.clone()))?;
         let (how, v) = match &r {

@@ -1,47 +1,66 @@
 //! Benchmark: latency of `POST /v1/groups/{name}/subsets` until ready (the 201), on the
 //! leaf-spine OVS fabric (2 spines, 4 leaves, 2 hosts per leaf) with the real tsmd in this
-//! process, and in the same run the raw floor: the same messages (per switch: ALL group add,
-//! barrier, flow add, barrier) sent by a minimal OpenFlow client over persistent connections
-//! to the same bridges, timed until every switch's last barrier reply is back.
+//! process, against the raw floor measured in the same run: the same messages (per switch: ALL
+//! group add, barrier, flow add, barrier) sent by a minimal OpenFlow client over persistent
+//! connections to the same bridges, timed until every switch's last barrier reply is back.
 //!
-//! Every subset has 3 members on 3 different leaves; the floor writes to the same switches
-//! tsmd wrote to for the same request, with the tree's ports through spine s1. Each is removed after its measurement (not timed), so the tables stay at steady state.
+//! Every subset has 3 members on 3 different leaves. tsmd and the floor alternate request by
+//! request, so both see the same machine load: the bridges get the floor client as a second
+//! controller (OpenFlow "equal" role), and for every request the floor writes to exactly the
+//! switches tsmd wrote to, with the same bucket counts (the member leaves: host port and
+//! uplink; the root spine: one downlink per member leaf; a leaf holding senders only: its
+//! uplink). Each subset is removed after its measurement (not timed), so the tables stay at
+//! steady state, and the next measurement starts once Open vSwitch has reported the removal
+//! on every switch (FLOW_REMOVED, which it sends to both controllers when it is done with it):
+//! neither side's install shares the switch with the other's removal. `GET /healthz` (HTTP
+//! plus one round trip through the core task) is timed too, as the share of the API in tsmd's
+//! figure, and so is tsmd's time beyond the floor's in the same round.
+//!
+//! The API client runs on its own single-threaded runtime on this thread, like a separate
+//! agent process: the daemon's threads serve only the daemon. Discovery runs with the
+//! daemon's default LLDP interval (5 s), as deployed.
 //!
 //! Run (root, Open vSwitch installed): `cargo run --release -p tsm-tests --bin e2e_bench
-//! [-- REQUESTS]` (default 1000). Prints p50, p90, p99, max for both and the p50 ratio.
+//! [-- REQUESTS]` (default 1000). Prints p50, p90, p99, max for each, the p50 ratio and
+//! whether the targets (p50 <= 2x floor, p99 <= 1 ms) are met.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{IpAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use api::GroupName;
 use controller::rules::{group_add, group_delete, Rule};
 use openflow::{Body, Framer, GroupId, Hello, Message, PortNo, Xid};
 use tsm_tests::e2e::{E2e, E2eError, E2eResult, Rng};
 use tsm_tests::{Topology, TopologySpec};
 
 const WARMUP: usize = 20;
+/// The floor's group id and addresses: outside what tsmd allocates (ids from 1, addresses
+/// from its 239.192.0.0/16 pool).
+const FLOOR_GROUP: GroupId = GroupId(0x7f00_0001);
+const FLOOR_COOKIE: u64 = 0x666c_6f6f_7200_0000;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(i).copied().unwrap_or_default()
 }
 
-fn report(what: &str, lat: &mut [Duration]) -> Duration {
+fn report(what: &str, lat: &mut [Duration]) -> (Duration, Duration) {
     lat.sort_unstable();
     let n = lat.len().max(1) as u32;
-    let p50 = percentile(lat, 0.50);
+    let (p50, p99) = (percentile(lat, 0.50), percentile(lat, 0.99));
     println!(
         "{what}: n={}  p50 {:?}  p90 {:?}  p99 {:?}  max {:?}  mean {:?}",
         lat.len(),
         p50,
         percentile(lat, 0.90),
-        percentile(lat, 0.99),
+        p99,
         lat.last().copied().unwrap_or_default(),
         lat.iter().sum::<Duration>() / n
     );
-    p50
+    (p50, p99)
 }
 
 fn bad(what: impl Into<String>) -> E2eError {
@@ -61,42 +80,49 @@ fn pick(rng: &mut Rng, leaves: &[Vec<String>]) -> Vec<String> {
     picked.iter().map(|l| rng.pick(l).clone()).collect()
 }
 
-/// Phase 1: tsmd, POST until 201.
-fn tsmd_phase(
-    e: &E2e,
-    requests: usize,
-    leaves: &[Vec<String>],
-) -> E2eResult<(Vec<Duration>, Vec<Vec<u64>>)> {
-    let mut rng = Rng::new(1);
-    let mut lat = Vec::with_capacity(requests);
-    let mut switches = 0usize;
-    let mut spans = Vec::with_capacity(requests + WARMUP);
-    for i in 0..requests + WARMUP {
-        let chosen = pick(&mut rng, leaves);
-        let refs: Vec<&str> = chosen.iter().map(String::as_str).collect();
-        let t = Instant::now();
-        let s = e
-            .create_subset("bench", &refs, 60_000)?
-            .map_err(E2eError::Api)?;
-        let took = t.elapsed();
-        if i >= WARMUP {
-            lat.push(took);
-            switches += s.switches.len();
-        }
-        spans.push(s.switches.iter().map(|d| d.0).collect());
-        e.delete_subset(s.address)?;
+/// The API client on its own single-threaded runtime in this thread.
+struct Agent {
+    rt: tokio::runtime::Runtime,
+    client: api::Client,
+    group: GroupName,
+}
+
+impl Agent {
+    fn new(e: &E2e, group: &str) -> E2eResult<Agent> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(io("building the client runtime"))?;
+        let client = api::Client::new(&e.tsmd.handle()?.base_url())?;
+        let group = group.parse().map_err(|_| bad("group name"))?;
+        Ok(Agent { rt, client, group })
     }
-    println!(
-        "tsmd subsets span {:.2} switches on average",
-        switches as f64 / requests.max(1) as f64
-    );
-    Ok((lat, spans))
+
+    fn create(&self, members: Vec<IpAddr>) -> E2eResult<api::Subset> {
+        let req = api::SubsetRequest {
+            members,
+            lease_ms: 60_000,
+        };
+        Ok(self
+            .rt
+            .block_on(self.client.create_subset(&self.group, &req))?)
+    }
+
+    fn delete(&self, addr: IpAddr) -> E2eResult<()> {
+        Ok(self.rt.block_on(self.client.delete_subset(addr))?)
+    }
+
+    fn health(&self) -> E2eResult<()> {
+        self.rt.block_on(self.client.healthz())?;
+        Ok(())
+    }
 }
 
 /// One switch connection of the minimal client.
 struct OfConn {
     stream: TcpStream,
     framer: Framer,
+    buf: Vec<u8>,
     dpid: u64,
 }
 
@@ -111,6 +137,7 @@ impl OfConn {
         let mut c = OfConn {
             stream,
             framer: Framer::new(),
+            buf: vec![0; 64 * 1024],
             dpid: 0,
         };
         c.send(&[
@@ -126,17 +153,17 @@ impl OfConn {
         }
     }
 
+    /// Writes `msgs` in one write.
     fn send(&mut self, msgs: &[Message]) -> E2eResult<()> {
-        let mut buf = Vec::new();
+        let mut out = Vec::new();
         for m in msgs {
-            m.encode_into(&mut buf)
+            m.encode_into(&mut out)
                 .map_err(|e| bad(format!("encoding: {e}")))?;
         }
-        self.stream.write_all(&buf).map_err(io("writing"))
+        self.stream.write_all(&out).map_err(io("writing"))
     }
 
     fn next(&mut self) -> E2eResult<Message> {
-        let mut buf = [0u8; 65536];
         loop {
             if let Some(r) = self.framer.next_message() {
                 let m = r.map_err(|e| bad(format!("framing: {e}")))?;
@@ -146,15 +173,50 @@ impl OfConn {
                 }
                 return Ok(m);
             }
-            let n = self.stream.read(&mut buf).map_err(io("reading"))?;
+            let n = self.stream.read(&mut self.buf).map_err(io("reading"))?;
             if n == 0 {
                 return Err(bad(format!("switch {} closed the connection", self.dpid)));
             }
-            self.framer.extend(&buf[..n]);
+            self.framer.extend(self.buf.get(..n).unwrap_or_default());
         }
     }
 
-    /// Reads until the barrier reply `xid`; an OFPT_ERROR fails.
+    /// Reads until OVS reports the flow with `cookie` removed, or `within` passes (then
+    /// `false`).
+    fn wait_removed(&mut self, cookie: u64, within: Duration) -> E2eResult<bool> {
+        let deadline = Instant::now() + within;
+        let r = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Ok(false);
+            }
+            self.stream
+                .set_read_timeout(Some(left))
+                .map_err(io("read timeout"))?;
+            match self.next() {
+                Ok(m) => match m.body {
+                    Body::FlowRemoved(fr) if fr.cookie.0 == cookie => break Ok(true),
+                    _ => {}
+                },
+                Err(E2eError::Io { source, .. })
+                    if matches!(
+                        source.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break Ok(false)
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .map_err(io("read timeout"))?;
+        r
+    }
+
+    /// Reads until the barrier reply `xid` (packet-ins and flow-removed messages meant for
+    /// every controller are skipped); an OFPT_ERROR fails.
     fn wait_barrier(&mut self, xid: Xid) -> E2eResult<()> {
         loop {
             let m = self.next()?;
@@ -167,123 +229,246 @@ impl OfConn {
     }
 }
 
-/// The output ports of a subset's tree through spine `s1`: `dpid -> ports`.
-fn tree_ports(topo: &Topology, members: &[String]) -> E2eResult<BTreeMap<u64, Vec<PortNo>>> {
+/// The minimal client: one persistent connection per bridge.
+struct Floor {
+    conns: BTreeMap<u64, OfConn>,
+    xid: u32,
+    /// Removals not reported by FLOW_REMOVED within a second (expected: none).
+    unsettled: usize,
+}
+
+impl Floor {
+    /// Adds a controller of ours to every bridge (tsmd stays connected) and accepts them.
+    fn connect(e: &E2e) -> E2eResult<Floor> {
+        let listener = e.fabric.listen_tcp(0)?;
+        let port = listener
+            .local_addr()
+            .map_err(io("listener address"))?
+            .port();
+        let mut vsctl = e.fabric.vsctl();
+        vsctl.arg("--timeout=20");
+        for (i, s) in e.fabric.topology().switches.iter().enumerate() {
+            vsctl.args([
+                "--".to_owned(),
+                format!("--id=@floor{i}"),
+                "create".to_owned(),
+                "Controller".to_owned(),
+                format!("target=\"tcp:127.0.0.1:{port}\""),
+                "--".to_owned(),
+                "add".to_owned(),
+                "Bridge".to_owned(),
+                s.name.clone(),
+                "controller".to_owned(),
+                format!("@floor{i}"),
+            ]);
+        }
+        let out = vsctl.output().map_err(io("ovs-vsctl"))?;
+        if !out.status.success() {
+            return Err(bad(format!(
+                "ovs-vsctl adding the floor controller: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        let mut conns = BTreeMap::new();
+        while conns.len() < e.fabric.topology().switches.len() {
+            let c = OfConn::accept(&listener)?;
+            conns.insert(c.dpid, c);
+        }
+        Ok(Floor {
+            conns,
+            xid: 100,
+            unsettled: 0,
+        })
+    }
+
+    /// Sends `per_switch(dpid, xid)` to every switch in `ports` (one write each, all writes
+    /// before the first read), then waits for each one's last barrier.
+    fn round(
+        &mut self,
+        ports: &BTreeMap<u64, Vec<PortNo>>,
+        per_switch: impl Fn(&[PortNo], u32) -> [Message; 4],
+    ) -> E2eResult<()> {
+        let mut waits = Vec::with_capacity(ports.len());
+        for (dpid, p) in ports {
+            let c = self
+                .conns
+                .get_mut(dpid)
+                .ok_or_else(|| bad(format!("no connection to {dpid}")))?;
+            c.send(&per_switch(p, self.xid))?;
+            waits.push((*dpid, Xid(self.xid + 3)));
+            self.xid += 4;
+        }
+        for (dpid, last) in waits {
+            if let Some(c) = self.conns.get_mut(&dpid) {
+                c.wait_barrier(last)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until every switch of `switches` has reported the flow with `cookie` removed:
+    /// Open vSwitch sends FLOW_REMOVED (to every controller) once it has finished with the
+    /// removal, so the next measured install does not share the switch with its tail. Returns
+    /// how many switches did not report it within a second.
+    fn settle(&mut self, switches: impl IntoIterator<Item = u64>, cookie: u64) -> E2eResult<usize> {
+        let mut missing = 0;
+        for d in switches {
+            if let Some(c) = self.conns.get_mut(&d) {
+                if !c.wait_removed(cookie, Duration::from_secs(1))? {
+                    missing += 1;
+                }
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Installs a subset the raw way (timed), then removes it (not timed) and waits until
+    /// the removal has settled.
+    fn install(&mut self, ports: &BTreeMap<u64, Vec<PortNo>>, n: u64) -> E2eResult<Duration> {
+        let dst = IpAddr::V4(Ipv4Addr::new(239, 193, 255, 1));
+        let rule = Rule::new(dst, FLOOR_COOKIE | n, Duration::from_secs(60))
+            .map_err(|e| bad(e.to_string()))?;
+        let t = Instant::now();
+        self.round(ports, |p, x| {
+            [
+                Message::new(Xid(x), Body::GroupMod(group_add(FLOOR_GROUP, p))),
+                Message::barrier_request(Xid(x + 1)),
+                Message::new(Xid(x + 2), Body::FlowMod(rule.flow_add(FLOOR_GROUP))),
+                Message::barrier_request(Xid(x + 3)),
+            ]
+        })?;
+        let took = t.elapsed();
+        self.round(ports, |_, x| {
+            [
+                Message::new(Xid(x), Body::FlowMod(rule.flow_delete())),
+                Message::barrier_request(Xid(x + 1)),
+                Message::new(Xid(x + 2), Body::GroupMod(group_delete(FLOOR_GROUP))),
+                Message::barrier_request(Xid(x + 3)),
+            ]
+        })?;
+        self.unsettled += self.settle(ports.keys().copied(), FLOOR_COOKIE | n)?;
+        Ok(took)
+    }
+}
+
+/// The port on switch `from` of the link to switch `to`.
+fn port_toward(topo: &Topology, from: u64, to: u64) -> Option<PortNo> {
+    topo.links.iter().find_map(|l| {
+        if l.a.dpid == from && l.b.dpid == to {
+            Some(PortNo(l.a.port))
+        } else if l.b.dpid == from && l.a.dpid == to {
+            Some(PortNo(l.b.port))
+        } else {
+            None
+        }
+    })
+}
+
+/// The buckets tsmd gives a subset of `members` on `switches`: its one spine is the root;
+/// a member leaf sends to its member and up, the root down to each member leaf, any other
+/// leaf (senders only) up.
+fn floor_ports(
+    topo: &Topology,
+    members: &[String],
+    switches: &[u64],
+) -> E2eResult<BTreeMap<u64, Vec<PortNo>>> {
+    let is_leaf = |d: u64| topo.hosts.iter().any(|h| h.attach.dpid == d);
+    let root = switches
+        .iter()
+        .copied()
+        .find(|d| !is_leaf(*d))
+        .ok_or_else(|| bad(format!("no spine among {switches:?}")))?;
     let mut out: BTreeMap<u64, Vec<PortNo>> = BTreeMap::new();
-    let spine = 1u64;
     for m in members {
         let h = topo.host(m)?;
         let leaf = h.attach.dpid;
-        let link = topo
-            .links
-            .iter()
-            .find(|l| {
-                (l.a.dpid == leaf && l.b.dpid == spine) || (l.b.dpid == leaf && l.a.dpid == spine)
-            })
-            .ok_or_else(|| bad(format!("no link s{leaf}-s{spine}")))?;
-        let (leaf_end, spine_end) = if link.a.dpid == leaf {
-            (&link.a, &link.b)
-        } else {
-            (&link.b, &link.a)
-        };
-        let l = out.entry(leaf).or_default();
-        l.push(PortNo(h.attach.port));
-        l.push(PortNo(leaf_end.port));
-        out.entry(spine).or_default().push(PortNo(spine_end.port));
+        let up = port_toward(topo, leaf, root).ok_or_else(|| bad("no uplink"))?;
+        let down = port_toward(topo, root, leaf).ok_or_else(|| bad("no downlink"))?;
+        out.entry(leaf)
+            .or_default()
+            .extend([PortNo(h.attach.port), up]);
+        out.entry(root).or_default().push(down);
+    }
+    for d in switches {
+        if !out.contains_key(d) {
+            let up = port_toward(topo, *d, root).unwrap_or(PortNo(1));
+            out.insert(*d, vec![up]);
+        }
+    }
+    for p in out.values_mut() {
+        p.sort_unstable();
+        p.dedup();
+    }
+    if out.keys().ne(switches.iter()) {
+        return Err(bad(format!(
+            "floor switches {:?} differ from tsmd's {switches:?}",
+            out.keys().collect::<Vec<_>>()
+        )));
     }
     Ok(out)
 }
 
-/// Phase 2: the minimal client. The bridges are pointed at it (tsmd stopped first).
-fn floor_phase(
-    e: &E2e,
-    requests: usize,
-    leaves: &[Vec<String>],
-    spans: &[Vec<u64>],
-) -> E2eResult<Vec<Duration>> {
-    let listener = e.fabric.listen_tcp(0)?;
-    let port = listener
-        .local_addr()
-        .map_err(io("listener address"))?
-        .port();
-    e.fabric
-        .set_controller(Some(&format!("tcp:127.0.0.1:{port}")))?;
-    let mut conns: BTreeMap<u64, OfConn> = BTreeMap::new();
-    while conns.len() < e.fabric.topology().switches.len() {
-        let c = OfConn::accept(&listener)?;
-        conns.insert(c.dpid, c);
-    }
-    let topo = e.fabric.topology();
-    let dst: IpAddr = "239.192.255.1".parse().map_err(|_| bad("address"))?;
-    let group = GroupId(1);
-    let mut rng = Rng::new(1);
-    let mut xid = 100u32;
-    let mut lat = Vec::with_capacity(requests);
-    for i in 0..requests + WARMUP {
-        let chosen = pick(&mut rng, leaves);
-        let mut ports = tree_ports(topo, &chosen)?;
-        // The same switches tsmd wrote to for this request (its tree spans every switch a
-        // sender may be on); a switch without members forwards on one port.
-        for dpid in spans.get(i).into_iter().flatten() {
-            ports.entry(*dpid).or_insert_with(|| vec![PortNo(1)]);
-        }
-        let rule = Rule::new(dst, i as u64 + 1, Duration::from_secs(60))
-            .map_err(|e| bad(e.to_string()))?;
-        let t = Instant::now();
-        let mut waits = Vec::new();
-        for (dpid, ports) in &ports {
-            let c = conns
-                .get_mut(dpid)
-                .ok_or_else(|| bad(format!("no connection to {dpid}")))?;
-            let msgs = [
-                Message::new(Xid(xid), Body::GroupMod(group_add(group, ports))),
-                Message::barrier_request(Xid(xid + 1)),
-                Message::new(Xid(xid + 2), Body::FlowMod(rule.flow_add(group))),
-                Message::barrier_request(Xid(xid + 3)),
-            ];
-            c.send(&msgs)?;
-            waits.push((*dpid, Xid(xid + 1), Xid(xid + 3)));
-            xid += 4;
-        }
-        for (dpid, b1, b2) in &waits {
-            let c = conns
-                .get_mut(dpid)
-                .ok_or_else(|| bad(format!("no connection to {dpid}")))?;
-            c.wait_barrier(*b1)?;
-            c.wait_barrier(*b2)?;
-        }
-        let took = t.elapsed();
-        if i >= WARMUP {
-            lat.push(took);
-        }
-        // Remove it again (not timed).
-        let mut waits = Vec::new();
-        for dpid in ports.keys() {
-            let c = conns
-                .get_mut(dpid)
-                .ok_or_else(|| bad(format!("no connection to {dpid}")))?;
-            c.send(&[
-                Message::new(Xid(xid), Body::FlowMod(rule.flow_delete())),
-                Message::barrier_request(Xid(xid + 1)),
-                Message::new(Xid(xid + 2), Body::GroupMod(group_delete(group))),
-                Message::barrier_request(Xid(xid + 3)),
-            ])?;
-            waits.push((*dpid, Xid(xid + 3)));
-            xid += 4;
-        }
-        for (dpid, b) in &waits {
-            let c = conns
-                .get_mut(dpid)
-                .ok_or_else(|| bad(format!("no connection to {dpid}")))?;
-            c.wait_barrier(*b)?;
-        }
-    }
-    Ok(lat)
+struct Figures {
+    tsmd: Vec<Duration>,
+    floor: Vec<Duration>,
+    health: Vec<Duration>,
+    switches: usize,
+    unsettled: usize,
 }
 
-fn run(requests: usize) -> E2eResult<()> {
+/// tsmd and the floor, alternating request by request.
+fn measure(e: &E2e, requests: usize, leaves: &[Vec<String>]) -> E2eResult<Figures> {
+    let agent = Agent::new(e, "bench")?;
+    let mut floor = Floor::connect(e)?;
+    let topo = e.fabric.topology();
+    let mut rng = Rng::new(1);
+    let mut f = Figures {
+        tsmd: Vec::with_capacity(requests),
+        floor: Vec::with_capacity(requests),
+        health: Vec::with_capacity(requests),
+        switches: 0,
+        unsettled: 0,
+    };
+    for i in 0..requests + WARMUP {
+        let chosen = pick(&mut rng, leaves);
+        let ips = chosen
+            .iter()
+            .map(|h| e.ip(h))
+            .collect::<E2eResult<Vec<_>>>()?;
+
+        let t = Instant::now();
+        let s = agent.create(ips)?;
+        let took = t.elapsed();
+        agent.delete(s.address)?;
+        let spans: Vec<u64> = s.switches.iter().map(|d| d.0).collect();
+        // The floor's connections see tsmd's FLOW_REMOVED too (equal role).
+        floor.unsettled += floor.settle(spans.iter().copied(), s.trace_id.get())?;
+
+        let ports = floor_ports(topo, &chosen, &spans)?;
+        let raw = floor.install(&ports, i as u64)?;
+
+        let t = Instant::now();
+        agent.health()?;
+        let health = t.elapsed();
+        if i >= WARMUP {
+            f.tsmd.push(took);
+            f.floor.push(raw);
+            f.health.push(health);
+            f.switches += spans.len();
+        }
+    }
+    f.unsettled = floor.unsettled;
+    Ok(f)
+}
+
+fn run(requests: usize) -> E2eResult<bool> {
     let spec = TopologySpec::leaf_spine(2, 4, 2);
-    let mut e = E2e::new(&spec, |_| {})?;
+    let mut e = E2e::new(&spec, |s| {
+        // As deployed: LLDP rounds every 5 s, not the tests' fast discovery.
+        let d = controller::daemon::Settings::default();
+        s.lldp_interval = d.lldp_interval;
+        s.link_timeout = d.link_timeout;
+    })?;
     let topo = e.fabric.topology();
     let hosts: Vec<String> = topo.host_names().into_iter().map(str::to_owned).collect();
     let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
@@ -301,20 +486,39 @@ fn run(requests: usize) -> E2eResult<()> {
     }
     let leaves: Vec<Vec<String>> = by_leaf.into_values().collect();
 
-    let (mut tsmd, spans) = tsmd_phase(&e, requests, &leaves)?;
+    let mut f = measure(&e, requests, &leaves)?;
     e.tsmd.stop()?;
-    let mut floor = floor_phase(&e, requests, &leaves, &spans)?;
-    let t50 = report("tsmd POST /v1/groups/bench/subsets until 201", &mut tsmd);
-    let f50 = report(
-        "floor: group+barrier+flow+barrier to the same switches",
-        &mut floor,
-    );
+    // Per round, what tsmd took beyond the floor (the same switches, the same moment).
+    let mut excess: Vec<Duration> = f
+        .tsmd
+        .iter()
+        .zip(&f.floor)
+        .map(|(t, fl)| t.saturating_sub(*fl))
+        .collect();
     println!(
-        "ratio p50 tsmd / floor: {:.2} (target <= 2); tsmd p99 {:?} (target <= 1 ms)",
-        t50.as_secs_f64() / f50.as_secs_f64().max(1e-9),
-        percentile(&tsmd, 0.99)
+        "{requests} subsets of 3 members on 3 leaves, {:.2} switches each (tsmd and floor alternating)",
+        f.switches as f64 / requests.max(1) as f64
     );
-    Ok(())
+    if f.unsettled > 0 {
+        println!(
+            "note: {} removals were not confirmed by FLOW_REMOVED within 1 s",
+            f.unsettled
+        );
+    }
+    let (t50, t99) = report("tsmd POST /v1/groups/bench/subsets until 201", &mut f.tsmd);
+    let (f50, _) = report(
+        "floor: group+barrier+flow+barrier to the same switches",
+        &mut f.floor,
+    );
+    report("GET /healthz (HTTP + core task round trip)", &mut f.health);
+    report("tsmd minus floor, same round", &mut excess);
+    let ratio = t50.as_secs_f64() / f50.as_secs_f64().max(1e-9);
+    let met = ratio <= 2.0 && t99 <= Duration::from_millis(1);
+    println!(
+        "ratio p50 tsmd / floor: {ratio:.2} (target <= 2); tsmd p99 {t99:?} (target <= 1 ms); targets {}",
+        if met { "met" } else { "NOT met" }
+    );
+    Ok(met)
 }
 
 fn main() -> ExitCode {
@@ -327,7 +531,8 @@ fn main() -> ExitCode {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1000);
     match run(requests) {
-        Ok(()) => ExitCode::SUCCESS,
+        // A missed target is a measurement, not a failure of the run.
+        Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("e2e_bench: {e}");
             ExitCode::FAILURE

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use api::GroupName;
+use api::{Dpid, GroupName};
 use clap::{Args, Parser, Subcommand};
 
 /// The controller tried when neither `--url` nor `TSM_URL` is given.
@@ -20,6 +20,11 @@ Examples:
   tsmctl subset create storage --members 10.0.0.2,10.0.0.3 --lease-ms 5000
   tsmctl subset delete 239.255.0.1
   tsmctl group delete storage
+  tsmctl rendezvous put storage --k 3 --copies 2 --base 239.2.0.0
+  tsmctl plans
+  tsmctl claims
+  tsmctl blocks
+  tsmctl rules 0000000000000001
 
 Exit status: 0 success; 1 the controller refused the request (the message names the culprit)
 or answered something unexpected; 2 no controller could be reached, or the command line is
@@ -86,8 +91,57 @@ pub enum Command {
     /// Create, show or delete one subset.
     #[command(subcommand)]
     Subset(SubsetCommand),
+    /// List the rendezvous plans (with install progress).
+    Plans,
+    /// List the rendezvous claims.
+    Claims,
+    /// List the block leases.
+    Blocks,
+    /// Show, install or delete one group's rendezvous plan.
+    #[command(subcommand)]
+    Rendezvous(RendezvousCommand),
+    /// Show the rules (flows and groups) tsmd has installed on a switch.
+    Rules {
+        /// The switch's datapath id (16 hex digits, or fewer).
+        dpid: Dpid,
+    },
     /// Check that the controller answers.
     Health,
+}
+
+/// `tsmctl rendezvous …`.
+#[derive(Debug, Subcommand)]
+#[non_exhaustive]
+pub enum RendezvousCommand {
+    /// Show one group's plan.
+    Get {
+        /// The group's name.
+        group: GroupName,
+    },
+    /// Install (or replace) a group's plan: every k-subset of its members gets `copies`
+    /// addresses from `base` on. Shows a progress bar on a terminal and waits until the plan
+    /// is ready (or failed).
+    Put {
+        /// The group's name.
+        group: GroupName,
+        /// The subset size.
+        #[arg(long, value_name = "K")]
+        k: u32,
+        /// Addresses per subset.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        copies: u32,
+        /// The first address of the plan (multicast, the group's family).
+        #[arg(long, value_name = "A")]
+        base: IpAddr,
+        /// Print the plan as accepted, without waiting for the install.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Delete a group's plan (its claims and blocks end).
+    Delete {
+        /// The group's name.
+        group: GroupName,
+    },
 }
 
 /// `tsmctl group …`.

@@ -1,19 +1,17 @@
-//! Several controller URLs behind one call: each request goes to the first controller, and
-//! to the next one only when a controller cannot be reached (connect, send or read failed,
-//! or the time limit passed). An answer, even an error answer, is final: the next controller
-//! would give the same one.
+//! `tsmctl`'s side of the shared failover ([`crate::failover`]): [`Controllers`] (the
+//! configured controllers of one run) and [`CtlError`], a failed command with its exit status
+//! and the one-line message an operator reads.
 //!
-//! Guarantees: URLs are tried in the order given; a controller that answered is used for the
-//! rest of the run (a command makes several calls only in sequence); [`CtlError`] says which
-//! controller answered or, when none did, why each one failed.
+//! Each request goes to the first controller that serves it: the next one is tried when a
+//! controller cannot be reached or answers with a server error (`5xx`), and a follower that
+//! names the leader sends it there; any other answer, even an error answer, is final.
 
 use std::future::Future;
 use std::time::Duration;
 
 use api::{ApiError, Client, ClientError};
 
-/// How long a connection attempt may take before the next controller is tried.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+use crate::failover::{unreachable_message, Attempt, EndpointOptions, Endpoints, FailoverError};
 
 /// A failed `tsmctl` command.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +30,7 @@ pub enum CtlError {
     #[error("{}", unreachable_message(.attempts))]
     Unreachable {
         /// Each URL tried, with why it failed.
-        attempts: Vec<(String, String)>,
+        attempts: Vec<Attempt>,
     },
 
     /// A controller answered with an error (or with something that is not the API's).
@@ -46,6 +44,10 @@ pub enum CtlError {
     /// The answer could not be printed.
     #[error("cannot print the answer: {0}")]
     Output(String),
+
+    /// The controller accepted the request but what it started failed (a plan's install).
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl CtlError {
@@ -54,20 +56,7 @@ impl CtlError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CtlError::BadUrl { .. } | CtlError::Unreachable { .. } => 2,
-            CtlError::Answer { .. } | CtlError::Output(_) => 1,
-        }
-    }
-}
-
-fn unreachable_message(attempts: &[(String, String)]) -> String {
-    match attempts {
-        [(url, why)] => format!("cannot reach the controller at {url}: {why}"),
-        _ => {
-            let each: Vec<String> = attempts
-                .iter()
-                .map(|(url, why)| format!("{url} ({why})"))
-                .collect();
-            format!("cannot reach any controller: {}", each.join("; "))
+            CtlError::Answer { .. } | CtlError::Output(_) | CtlError::Failed(_) => 1,
         }
     }
 }
@@ -127,68 +116,37 @@ pub fn describe(error: &ApiError) -> String {
     }
 }
 
-/// The innermost cause of a transport error: "Connection refused (os error 111)" rather
-/// than reqwest's "error sending request for url (…)".
-fn root_cause(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        return "timed out".to_owned();
+impl From<FailoverError> for CtlError {
+    fn from(e: FailoverError) -> Self {
+        match e {
+            FailoverError::BadUrl { url, reason } => CtlError::BadUrl { url, reason },
+            FailoverError::Unreachable { attempts } => CtlError::Unreachable { attempts },
+            FailoverError::Answer { source, .. } => CtlError::Answer { source },
+        }
     }
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    cause.to_string()
 }
 
-/// The controllers of one run, tried in order.
+/// The controllers of one run ([`Endpoints`]), tried in order.
 #[derive(Debug)]
 pub struct Controllers {
-    clients: Vec<Client>,
-    /// The index of the first controller to try: the one that last answered.
-    current: usize,
+    endpoints: Endpoints,
 }
 
 impl Controllers {
     /// Clients of `urls` (at least one), with a bearer token and a per-request time limit.
     pub fn new(urls: &[String], token: Option<&str>, timeout: Duration) -> Result<Self, CtlError> {
-        if urls.is_empty() {
-            return Err(CtlError::BadUrl {
-                url: String::new(),
-                reason: "no controller URL given".to_owned(),
-            });
-        }
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-            .timeout(timeout)
-            .build()
-            .map_err(|e| CtlError::BadUrl {
-                url: urls.join(","),
-                reason: format!("cannot set up HTTP: {e}"),
-            })?;
-        let clients = urls
-            .iter()
-            .map(|url| {
-                let client = Client::new(url.trim()).map_err(|e| CtlError::BadUrl {
-                    url: url.clone(),
-                    reason: match e {
-                        ClientError::BaseUrl { reason, .. } => reason,
-                        other => other.to_string(),
-                    },
-                })?;
-                let client = client.with_http_client(http.clone());
-                Ok(match token {
-                    Some(token) => client.with_bearer(token),
-                    None => client,
-                })
-            })
-            .collect::<Result<Vec<_>, CtlError>>()?;
+        let options = EndpointOptions::new(timeout).token(token);
         Ok(Self {
-            clients,
-            current: 0,
+            endpoints: Endpoints::new(urls, &options)?,
         })
     }
 
-    /// Runs `call` against the first controller that can be reached.
+    /// The shared endpoints (for calls that outlive one request, such as event streams).
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// Runs `call` against the first controller that serves it.
     ///
     /// `call` may run more than once, against different controllers, so it must be safe to
     /// repeat (a POST carries an `Idempotency-Key`).
@@ -197,26 +155,7 @@ impl Controllers {
         F: Fn(Client) -> Fut,
         Fut: Future<Output = Result<T, ClientError>>,
     {
-        let mut attempts = Vec::new();
-        let n = self.clients.len();
-        for i in (0..n).map(|k| (self.current + k) % n) {
-            let client = self.clients[i].clone();
-            let url = client.base_url().to_string();
-            match call(client).await {
-                Err(ClientError::Transport { source, .. }) => {
-                    attempts.push((url, root_cause(&source)));
-                }
-                Ok(value) => {
-                    self.current = i;
-                    return Ok(value);
-                }
-                Err(source) => {
-                    self.current = i;
-                    return Err(CtlError::Answer { source });
-                }
-            }
-        }
-        Err(CtlError::Unreachable { attempts })
+        Ok(self.endpoints.call(call).await?)
     }
 }
 
@@ -243,8 +182,12 @@ mod tests {
 
     #[test]
     fn unreachable_names_every_url() {
+        let attempt = |url: &str, why: &str| Attempt {
+            url: url.into(),
+            why: why.into(),
+        };
         let e = CtlError::Unreachable {
-            attempts: vec![("http://a/".into(), "refused".into())],
+            attempts: vec![attempt("http://a/", "refused")],
         };
         assert_eq!(
             e.to_string(),
@@ -253,8 +196,8 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         let e = CtlError::Unreachable {
             attempts: vec![
-                ("http://a/".into(), "refused".into()),
-                ("http://b/".into(), "timed out".into()),
+                attempt("http://a/", "refused"),
+                attempt("http://b/", "timed out"),
             ],
         };
         assert_eq!(

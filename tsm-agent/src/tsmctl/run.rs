@@ -7,11 +7,15 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use api::{CallOptions, Group, GroupSpec, Host, Link, Subset, SubsetRequest, Switch};
+use api::{
+    Block, CallOptions, Claim, Group, GroupName, GroupSpec, Host, Link, PlanState, RendezvousPlan,
+    RendezvousRequest, Subset, SubsetRequest, Switch, SwitchRules,
+};
 use serde::Serialize;
 
-use super::cli::{Cli, Command, GroupCommand, SubsetCommand};
+use super::cli::{Cli, Command, GroupCommand, RendezvousCommand, SubsetCommand};
 use super::failover::{Controllers, CtlError};
+use super::progress::{self, Progress};
 use super::table::{duration_ms, remaining, short_list, utc, Table};
 
 /// Runs `cli` and returns what to print on standard output.
@@ -43,6 +47,28 @@ pub async fn run(cli: &Cli) -> Result<String, CtlError> {
             let list = ctl.call(|c| async move { c.subsets().await }).await?;
             render(json, list.as_slice(), subsets_table)
         }
+        Command::Plans => {
+            let list = ctl
+                .call(|c| async move { c.rendezvous_plans().await })
+                .await?;
+            render(json, list.as_slice(), plans_table)
+        }
+        Command::Claims => {
+            let list = ctl.call(|c| async move { c.claims().await }).await?;
+            render(json, list.as_slice(), claims_table)
+        }
+        Command::Blocks => {
+            let list = ctl.call(|c| async move { c.blocks().await }).await?;
+            render(json, list.as_slice(), blocks_table)
+        }
+        Command::Rendezvous(cmd) => rendezvous(&mut ctl, json, cmd).await,
+        Command::Rules { dpid } => {
+            let dpid = *dpid;
+            let rules = ctl
+                .call(|c| async move { c.switch_rules(dpid).await })
+                .await?;
+            render(json, &rules, rules_text)
+        }
         Command::Health => {
             let health = ctl.call(|c| async move { c.healthz().await }).await?;
             render(json, &health, |h| {
@@ -56,7 +82,7 @@ pub async fn run(cli: &Cli) -> Result<String, CtlError> {
         Command::Group(GroupCommand::Put { name, spec }) => {
             let spec = GroupSpec {
                 address: spec.address,
-                members: spec.members.clone(),
+                members: spec.members.clone().into(),
             };
             let spec = &spec;
             let upsert = ctl
@@ -250,4 +276,221 @@ fn subsets_table(list: &[Subset]) -> String {
         ]);
     }
     t.render()
+}
+
+/// `tsmctl rendezvous …`.
+async fn rendezvous(
+    ctl: &mut Controllers,
+    json: bool,
+    cmd: &RendezvousCommand,
+) -> Result<String, CtlError> {
+    match cmd {
+        RendezvousCommand::Get { group } => {
+            let plan = ctl
+                .call(|c| async move { c.rendezvous(group).await })
+                .await?;
+            render(json, &plan, |p| plans_table(std::slice::from_ref(p)))
+        }
+        RendezvousCommand::Put {
+            group,
+            k,
+            copies,
+            base,
+            no_wait,
+        } => {
+            let req = RendezvousRequest {
+                k: *k,
+                copies: *copies,
+                base: *base,
+            };
+            let req = &req;
+            let mut plan = ctl
+                .call(|c| async move { c.put_rendezvous(group, req).await })
+                .await?;
+            if !no_wait {
+                plan = wait_installed(ctl, group, plan).await?;
+            }
+            if plan.state == PlanState::Failed {
+                return Err(CtlError::Failed(format!(
+                    "the plan of group {group} failed: {}",
+                    plan.error.as_deref().unwrap_or("no reason given")
+                )));
+            }
+            render(json, &plan, |p| plans_table(std::slice::from_ref(p)))
+        }
+        RendezvousCommand::Delete { group } => {
+            ctl.call(|c| async move { c.delete_rendezvous(group).await })
+                .await?;
+            Ok(deleted(
+                json,
+                format!("deleted the rendezvous plan of {group}"),
+            ))
+        }
+    }
+}
+
+/// Polls the plan until it is no longer installing, drawing its progress on a terminal.
+async fn wait_installed(
+    ctl: &mut Controllers,
+    group: &GroupName,
+    mut plan: RendezvousPlan,
+) -> Result<RendezvousPlan, CtlError> {
+    let mut bar = Progress::stderr();
+    while plan.state == PlanState::Installing {
+        bar.draw(&progress::Step::of(&plan));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        plan = ctl
+            .call(|c| async move { c.rendezvous(group).await })
+            .await?;
+    }
+    bar.finish(&progress::Step::of(&plan));
+    Ok(plan)
+}
+
+fn plan_state(state: PlanState) -> &'static str {
+    match state {
+        PlanState::Installing => "installing",
+        PlanState::Ready => "ready",
+        PlanState::Failed => "failed",
+        PlanState::OverBudget => "over_budget",
+        _ => "unknown",
+    }
+}
+
+fn plans_table(list: &[RendezvousPlan]) -> String {
+    let mut t = Table::new(&[
+        "GROUP",
+        "VERSION",
+        "MEMBERS V",
+        "N",
+        "K",
+        "COPIES",
+        "BASE",
+        "SUBSETS",
+        "ADDRESSES",
+        "STATE",
+        "PROGRESS",
+    ]);
+    for p in list {
+        let g = &p.progress;
+        t.row(vec![
+            p.group.to_string(),
+            p.version.to_string(),
+            p.members_version.to_string(),
+            p.members.len().to_string(),
+            p.k.to_string(),
+            p.copies.to_string(),
+            p.base.to_string(),
+            p.subsets.to_string(),
+            p.addresses.to_string(),
+            plan_state(p.state).to_owned(),
+            format!(
+                "{}/{} switches, {}/{} messages",
+                g.switches_done, g.switches_total, g.messages_done, g.messages_total
+            ),
+        ]);
+    }
+    let mut text = t.render();
+    for p in list {
+        if let Some(e) = &p.error {
+            text.push_str(&format!("{}: {e}\n", p.group));
+        }
+    }
+    text
+}
+
+fn claims_table(list: &[Claim]) -> String {
+    let now = now_ms();
+    let mut t = Table::new(&[
+        "ID", "GROUP", "ADDRESS", "COPY", "PLAN V", "EXPIRES", "N", "MEMBERS",
+    ]);
+    for c in list {
+        t.row(vec![
+            c.id.to_string(),
+            c.group.to_string(),
+            c.address.to_string(),
+            c.copy.to_string(),
+            c.plan_version.to_string(),
+            remaining(c.expires_at, now),
+            c.members.len().to_string(),
+            short_list(&c.members),
+        ]);
+    }
+    t.render()
+}
+
+fn blocks_table(list: &[Block]) -> String {
+    let now = now_ms();
+    let mut t = Table::new(&[
+        "ID",
+        "GROUP",
+        "BASE",
+        "K",
+        "COPIES",
+        "PLAN V",
+        "MEMBERS V",
+        "EXPIRES",
+        "N",
+        "MEMBERS",
+    ]);
+    for b in list {
+        t.row(vec![
+            b.id.to_string(),
+            b.group.to_string(),
+            b.base.to_string(),
+            b.k.to_string(),
+            short_list(&b.copies),
+            b.plan_version.to_string(),
+            b.members_version.to_string(),
+            remaining(b.expires_at, now),
+            b.members.len().to_string(),
+            short_list(&b.members),
+        ]);
+    }
+    t.render()
+}
+
+/// Two tables: the flows, then the groups.
+fn rules_text(r: &SwitchRules) -> String {
+    let mut flows = Table::new(&["TABLE", "PRIORITY", "COOKIE", "HARD", "MATCH", "ACTIONS"]);
+    for f in &r.flows {
+        flows.row(vec![
+            f.table.to_string(),
+            f.priority.to_string(),
+            f.cookie.clone(),
+            if f.hard_timeout == 0 {
+                "-".to_owned()
+            } else {
+                format!("{}s", f.hard_timeout)
+            },
+            if f.match_.is_empty() {
+                "*".to_owned()
+            } else {
+                f.match_.clone()
+            },
+            f.actions.clone(),
+        ]);
+    }
+    let mut groups = Table::new(&["GROUP", "TYPE", "BUCKETS", "PORTS"]);
+    for g in &r.groups {
+        groups.row(vec![
+            g.group_id.to_string(),
+            g.kind.clone(),
+            g.buckets.len().to_string(),
+            g.buckets
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ]);
+    }
+    format!(
+        "switch {} ({} flows, {} groups; source: {})\n{}\n{}",
+        r.dpid,
+        r.flows.len(),
+        r.groups.len(),
+        r.source,
+        flows.render(),
+        groups.render()
+    )
 }

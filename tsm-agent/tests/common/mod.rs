@@ -18,6 +18,8 @@ pub const EXPIRES_AT: u64 = 4_102_444_800_000;
 pub struct Fabric {
     groups: Mutex<BTreeMap<GroupName, Group>>,
     subsets: Mutex<BTreeMap<IpAddr, Subset>>,
+    /// `GET /v1/events`: the tests push what they want the clients to see.
+    pub events: Arc<api::EventLog>,
 }
 
 fn switch(dpid: u64, max_groups: Option<u32>) -> Switch {
@@ -50,6 +52,7 @@ impl Fabric {
         Self {
             groups: Mutex::new(BTreeMap::new()),
             subsets: Mutex::new(BTreeMap::new()),
+            events: Arc::new(api::EventLog::new(64, 1)),
         }
     }
 }
@@ -57,6 +60,10 @@ impl Fabric {
 impl Service for Fabric {
     fn limits(&self) -> Limits {
         Limits::new(3_600_000)
+    }
+
+    fn events(&self) -> Option<Arc<api::EventLog>> {
+        Some(Arc::clone(&self.events))
     }
 
     async fn health(&self) -> Result<Health, ApiError> {
@@ -107,7 +114,7 @@ impl Service for Fabric {
         let group = Group {
             name: name.clone(),
             address: spec.address,
-            members: spec.members,
+            members: spec.members.listed().to_vec(),
             version,
         };
         Ok(match groups.insert(name, group.clone()) {

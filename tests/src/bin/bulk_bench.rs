@@ -1,0 +1,424 @@
+//! Benchmark: bulk install of a rendezvous plan into one Open vSwitch bridge (issue 5: "a
+//! plan totalling 50,000 groups+flows into one OVS bridge, measured in the same run as a raw
+//! pipelined client sending the same messages; target ≥ 90 % of the raw client's rate").
+//!
+//! One bridge with 8 hosts; group `bench` of all 8; plan k = 3 with enough copies for
+//! 25,032 addresses (447 copies of C(8,3) = 56), so 25,032 group adds and 25,032 flow adds.
+//! Rounds alternate, so both sides see the same machine load:
+//! 1. tsmd: `PUT /v1/groups/bench/rendezvous` until the core's `PlanChanged … Ready` event
+//!    (every message covered by a barrier reply), timed from before the request; then DELETE
+//!    and wait until the bridge is back at its baseline (untimed). The first round also times
+//!    2,000 claims over HTTP on loopback (each journaled before its answer).
+//! 2. A minimal client on the bridge's management socket (as `ovs-ofctl`), next to tsmd,
+//!    sends the same kind and number of messages (every group add, a barrier, every flow add,
+//!    a barrier, in one write; or, every other round, windowed like tsmd) and waits for the
+//!    last barrier reply; then removes them (untimed).
+//!
+//! The figure is the median rate of each side. OpenFlow 1.3 has no bundles, so neither side
+//! uses them. Run (root, Open vSwitch installed): `cargo run --release -p tsm-tests --bin
+//! bulk_bench [-- COPIES [ROUNDS]]` (447 copies, 5 rounds).
+
+use std::io::{Read, Write};
+use std::net::IpAddr;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use api::{ClaimRequest, GroupSpec, RendezvousRequest};
+use controller::event::EventKind;
+use controller::rank;
+use controller::rendezvous::{flow_add, PlanStatus};
+use controller::rules::group_add;
+use openflow::msg::{FlowMod, GroupMod};
+use openflow::{Body, Cookie, Framer, GroupId, Hello, Message, PortNo, Xid};
+use tsm_tests::e2e::{group_name, E2e, E2eError, E2eResult};
+use tsm_tests::TopologySpec;
+
+/// The minimal client's flow cookie (not a plan cookie: tsmd leaves such flows alone).
+const RAW_COOKIE: Cookie = Cookie(0x7261_7700_0000_0001);
+
+fn bad(what: impl Into<String>) -> E2eError {
+    E2eError::Invalid(what.into())
+}
+
+fn io(what: &str) -> impl FnOnce(std::io::Error) -> E2eError + '_ {
+    move |source| E2eError::Io {
+        what: what.to_owned(),
+        source,
+    }
+}
+
+/// The minimal client's connection to the bridge (its management socket, as `ovs-ofctl`).
+struct Raw {
+    stream: UnixStream,
+    framer: Framer,
+}
+
+impl Raw {
+    fn connect(path: &Path) -> E2eResult<Raw> {
+        let stream = UnixStream::connect(path).map_err(io("connecting to the bridge"))?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .map_err(io("read timeout"))?;
+        let mut r = Raw {
+            stream,
+            framer: Framer::new(),
+        };
+        r.write(&[
+            Message::new(Xid(1), Body::Hello(Hello::ofp13())),
+            Message::features_request(Xid(2)),
+        ])?;
+        loop {
+            if let Body::FeaturesReply(_) = r.next()?.body {
+                return Ok(r);
+            }
+        }
+    }
+
+    fn write(&mut self, msgs: &[Message]) -> E2eResult<()> {
+        let mut buf = Vec::with_capacity(msgs.len() * 96);
+        for m in msgs {
+            m.encode_into(&mut buf)
+                .map_err(|e| bad(format!("encoding: {e}")))?;
+        }
+        self.stream.write_all(&buf).map_err(io("writing"))
+    }
+
+    fn next(&mut self) -> E2eResult<Message> {
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            if let Some(r) = self.framer.next_message() {
+                let m = r.map_err(|e| bad(format!("framing: {e}")))?;
+                if let Some(reply) = m.echo_reply_to() {
+                    self.write(&[reply])?;
+                    continue;
+                }
+                return Ok(m);
+            }
+            let n = self.stream.read(&mut buf).map_err(io("reading"))?;
+            if n == 0 {
+                return Err(bad("the bridge closed the connection"));
+            }
+            self.framer.extend(&buf[..n]);
+        }
+    }
+
+    /// Removes the client's flows and every group (tsmd holds none between rounds).
+    fn wipe(&mut self, xid: &mut u32) -> E2eResult<()> {
+        let b = Xid(*xid + 2);
+        self.write(&[
+            Message::new(
+                Xid(*xid),
+                Body::FlowMod(FlowMod::delete_by_cookie(RAW_COOKIE)),
+            ),
+            Message::new(
+                Xid(*xid + 1),
+                Body::GroupMod(GroupMod::delete(GroupId::ALL)),
+            ),
+            Message::barrier_request(b),
+        ])?;
+        *xid += 3;
+        self.wait_barrier(b)
+    }
+
+    fn wait_barrier(&mut self, xid: Xid) -> E2eResult<()> {
+        loop {
+            let m = self.next()?;
+            match m.body {
+                Body::BarrierReply if m.xid == xid => return Ok(()),
+                Body::Error(e) => return Err(bad(format!("OFPT_ERROR: {e:?}"))),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The plan's messages as the minimal client sends them: (group adds, flow adds).
+fn plan_messages(
+    base: IpAddr,
+    members_ports: &[PortNo],
+    copies: u32,
+) -> E2eResult<(Vec<Body>, Vec<Body>)> {
+    let n = members_ports.len();
+    let count = rank::subset_count(n, 3).map_err(|e| bad(e.to_string()))?;
+    let mut groups = Vec::new();
+    let mut flows = Vec::new();
+    let cookie = RAW_COOKIE;
+    let mut gid = 1u32;
+    for c in 0..copies {
+        for r in 0..count {
+            let idx = rank::unrank(n, 3, r).map_err(|e| bad(e.to_string()))?;
+            let mut ports: Vec<PortNo> = idx.iter().map(|i| members_ports[*i]).collect();
+            ports.sort();
+            let addr = rank::address(base, n, 3, c, r).map_err(|e| bad(e.to_string()))?;
+            groups.push(Body::GroupMod(group_add(GroupId(gid), &ports)));
+            flows.push(Body::FlowMod(flow_add(addr, GroupId(gid), cookie)));
+            gid += 1;
+        }
+    }
+    Ok((groups, flows))
+}
+
+/// How the minimal client paces itself.
+#[derive(Clone, Copy, Debug)]
+enum Pacing {
+    /// Everything in one write: group adds, barrier, flow adds, barrier.
+    AllAtOnce,
+    /// As tsmd does: a barrier every `BARRIER_EVERY` messages, at most `WINDOW` messages not
+    /// covered by a barrier reply.
+    Windowed,
+}
+
+fn raw_run(
+    raw: &mut Raw,
+    groups: &[Body],
+    flows: &[Body],
+    xid: &mut u32,
+    pacing: Pacing,
+) -> E2eResult<Duration> {
+    if let Pacing::Windowed = pacing {
+        return windowed(raw, groups, flows, xid);
+    }
+    let mut msgs = Vec::with_capacity(groups.len() + flows.len() + 2);
+    for b in groups {
+        msgs.push(Message::new(Xid(*xid), b.clone()));
+        *xid += 1;
+    }
+    msgs.push(Message::barrier_request(Xid(*xid)));
+    *xid += 1;
+    for b in flows {
+        msgs.push(Message::new(Xid(*xid), b.clone()));
+        *xid += 1;
+    }
+    let last = Xid(*xid);
+    msgs.push(Message::barrier_request(last));
+    *xid += 1;
+    let t = Instant::now();
+    raw.write(&msgs)?;
+    raw.wait_barrier(last)?;
+    Ok(t.elapsed())
+}
+
+/// The windowed run: chunks of `BARRIER_EVERY` messages each closed by a barrier, never
+/// across the phase boundary, at most `WINDOW` messages outstanding.
+fn windowed(raw: &mut Raw, groups: &[Body], flows: &[Body], xid: &mut u32) -> E2eResult<Duration> {
+    use controller::rendezvous::{BARRIER_EVERY, WINDOW};
+    use std::collections::VecDeque;
+    let t = Instant::now();
+    let mut outstanding: VecDeque<(Xid, usize)> = VecDeque::new();
+    let mut in_flight = 0usize;
+    for phase in [groups, flows] {
+        for chunk in phase.chunks(BARRIER_EVERY) {
+            while in_flight + chunk.len() > WINDOW {
+                let (b, n) = outstanding.pop_front().ok_or_else(|| bad("window"))?;
+                raw.wait_barrier(b)?;
+                in_flight -= n;
+            }
+            let mut msgs = Vec::with_capacity(chunk.len() + 1);
+            for body in chunk {
+                msgs.push(Message::new(Xid(*xid), body.clone()));
+                *xid += 1;
+            }
+            let b = Xid(*xid);
+            *xid += 1;
+            msgs.push(Message::barrier_request(b));
+            raw.write(&msgs)?;
+            outstanding.push_back((b, chunk.len()));
+            in_flight += chunk.len();
+        }
+    }
+    while let Some((b, _)) = outstanding.pop_front() {
+        raw.wait_barrier(b)?;
+    }
+    Ok(t.elapsed())
+}
+
+/// Flows on the bridge, from `ovs-ofctl dump-aggregate`.
+fn flow_count(e: &E2e) -> E2eResult<u64> {
+    let out = e.fabric.ofctl("dump-aggregate", "s1", &[])?;
+    out.split_whitespace()
+        .find_map(|w| w.strip_prefix("flow_count="))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| bad(format!("dump-aggregate: {out}")))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn run(copies: u32, rounds: usize) -> E2eResult<()> {
+    let spec = TopologySpec::single(8);
+    let e = E2e::new(&spec, |_| {})?;
+    let topo = e.fabric.topology().clone();
+    let mut hosts: Vec<(IpAddr, PortNo)> = topo
+        .hosts
+        .iter()
+        .map(|h| (IpAddr::V4(h.ipv4), PortNo(h.attach.port)))
+        .collect();
+    hosts.sort();
+    let members: Vec<IpAddr> = hosts.iter().map(|h| h.0).collect();
+    let ports: Vec<PortNo> = hosts.iter().map(|h| h.1).collect();
+    let name = group_name("bench")?;
+    let client = e.client().clone();
+    e.tsmd.block_on(client.put_group(
+        &name,
+        &GroupSpec {
+            address: "239.1.1.1".parse().map_err(|_| bad("address"))?,
+            members: members.clone().into(),
+        },
+    ))?;
+    let base: IpAddr = "239.4.0.0".parse().map_err(|_| bad("address"))?;
+    let raw_base: IpAddr = "239.5.0.0".parse().map_err(|_| bad("address"))?;
+    let addresses = 56 * u64::from(copies);
+    let mods = 2 * addresses;
+    let baseline = flow_count(&e)?;
+    // The minimal client talks to the same bridge over its management socket, next to tsmd.
+    let mut raw = Raw::connect(&e.fabric.dir().join("s1.mgmt"))?;
+    let (groups, flows) = plan_messages(raw_base, &ports, copies)?;
+    let mut xid = 100;
+    let (mut tsmd_rates, mut raw_rates) = (Vec::new(), Vec::new());
+    let req = RendezvousRequest { k: 3, copies, base };
+    for round in 1..=rounds {
+        // tsmd: PUT until the core's `PlanChanged … Ready`.
+        let mut events = e.tsmd.handle()?.subscribe();
+        let t = Instant::now();
+        let plan = e.tsmd.block_on(client.put_rendezvous(&name, &req))?;
+        let answered = t.elapsed();
+        let ready = e.tsmd.block_on(async {
+            loop {
+                match events.recv().await {
+                    Ok(ev) => {
+                        if let EventKind::PlanChanged { group, state, .. } = &ev.kind {
+                            if group == "bench" && *state == PlanStatus::Ready {
+                                return Ok(t.elapsed());
+                            }
+                            if group == "bench" && *state != PlanStatus::Installing {
+                                return Err(bad(format!("plan ended {state:?}")));
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(err) => return Err(bad(format!("events: {err}"))),
+                }
+            }
+        })?;
+        let done = e.tsmd.block_on(client.rendezvous(&name))?;
+        if done.progress.messages_done != mods || plan.addresses != addresses {
+            return Err(bad(format!(
+                "expected {mods} messages for {addresses} addresses, got {:?}",
+                done.progress
+            )));
+        }
+        let installed = flow_count(&e)?;
+        if installed < baseline + addresses {
+            return Err(bad(format!(
+                "{installed} flows on the bridge after the install"
+            )));
+        }
+        let rate = mods as f64 / ready.as_secs_f64();
+        tsmd_rates.push(rate);
+        println!(
+            "round {round} tsmd: {mods} mods in {ready:?} ({rate:.0} mods/s; PUT answered after \
+             {answered:?})"
+        );
+        if round == 1 {
+            claims_over_http(&e, &client, &name, &members)?;
+        }
+        // Removed again (untimed); the bridge back at its baseline before the raw client.
+        e.tsmd.block_on(client.delete_rendezvous(&name))?;
+        let t = Instant::now();
+        while flow_count(&e)? > baseline {
+            if t.elapsed() > Duration::from_secs(30) {
+                return Err(bad("tsmd's plan rules did not go"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+
+        // The raw client: the same kind and number of messages, as fast as it can.
+        let pacing = if round % 2 == 1 {
+            Pacing::AllAtOnce
+        } else {
+            Pacing::Windowed
+        };
+        let took = raw_run(&mut raw, &groups, &flows, &mut xid, pacing)?;
+        let rate = mods as f64 / took.as_secs_f64();
+        raw_rates.push(rate);
+        println!("round {round} raw ({pacing:?}): {mods} mods in {took:?} ({rate:.0} mods/s)");
+        raw.wipe(&mut xid)?;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let (t, r) = (median(&mut tsmd_rates), median(&mut raw_rates));
+    println!(
+        "median over {rounds} rounds: tsmd {t:.0} mods/s, raw {r:.0} mods/s: tsmd at {:.1} % of \
+         the raw client's rate (target >= 90 %)",
+        100.0 * t / r
+    );
+    Ok(())
+}
+
+/// Claims over HTTP on loopback (each answered after its journal entry is written).
+fn claims_over_http(
+    e: &E2e,
+    client: &api::Client,
+    name: &api::GroupName,
+    members: &[IpAddr],
+) -> E2eResult<()> {
+    let mut lat = Vec::new();
+    let mut held = Vec::new();
+    for i in 0..2000u64 {
+        let r = i % 56;
+        let subset: Vec<IpAddr> = rank::unrank(8, 3, r)
+            .map_err(|e| bad(e.to_string()))?
+            .iter()
+            .map(|i| members[*i])
+            .collect();
+        let t = Instant::now();
+        let c = e.tsmd.block_on(client.claim(
+            name,
+            &ClaimRequest {
+                members: subset,
+                lease_ms: 60_000,
+            },
+        ))?;
+        lat.push(t.elapsed());
+        held.push(c.id);
+    }
+    for id in held {
+        e.tsmd.block_on(client.release_claim(id))?;
+    }
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "claims over HTTP (POST /v1/groups/bench/claims, journaled, 2000): p50 {:?}, p99 {:?}, \
+         max {:?} (target p99 <= 500 us)",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    if let Err(e) = tsm_tests::check_environment() {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
+    let copies = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(447);
+    let rounds = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5);
+    match run(copies, rounds) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bulk_bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

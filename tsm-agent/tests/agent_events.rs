@@ -1,0 +1,101 @@
+//! The agent's event follower against the real `api::router` over a small service whose
+//! event log the test writes: it resynchronises when it starts and when sequence numbers
+//! are skipped (it then learns a membership change it never got an event for), and reads a
+//! group's version when a `group_put` event names it.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use api::events::{Event, EventKind};
+use api::{Client, Dpid, GroupName, GroupSpec};
+use tsm_agent::Agent;
+
+fn event(seq: u64, kind: EventKind) -> Event {
+    Event { seq, at: 0, kind }
+}
+
+fn switch_up(seq: u64) -> Event {
+    event(seq, EventKind::SwitchUp { dpid: Dpid(1) })
+}
+
+async fn put_storage(client: &Client, members: &[&str]) -> u64 {
+    let spec = GroupSpec {
+        address: "239.1.1.1".parse().unwrap(),
+        members: members
+            .iter()
+            .map(|m| m.parse().unwrap())
+            .collect::<Vec<std::net::IpAddr>>()
+            .into(),
+    };
+    let name: GroupName = "storage".parse().unwrap();
+    client
+        .put_group(&name, &spec)
+        .await
+        .unwrap()
+        .into_inner()
+        .version
+}
+
+async fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_sequence_numbers_make_the_agent_resynchronise() {
+    let server = common::serve().await;
+    let client = Client::new(&server.url).unwrap();
+    assert_eq!(put_storage(&client, &["10.0.0.1", "10.0.0.2"]).await, 1);
+
+    let agent = Agent::new(&[&server.url], None).unwrap();
+    // Starting to follow reads the state once.
+    eventually("following, resynchronised once", || {
+        let s = agent.sync_status();
+        s.connected && s.resyncs == 1
+    })
+    .await;
+    assert_eq!(agent.members_version("storage"), Some(1));
+
+    let log = &server.fabric.events;
+    log.push(switch_up(1));
+    log.push(switch_up(2));
+    eventually("two events in order", || agent.sync_status().events == 2).await;
+    assert_eq!(agent.sync_status().gaps, 0);
+    assert_eq!(agent.sync_status().resyncs, 1);
+
+    // The membership changes and its event (3, 4) never reaches the agent: 5 follows 2.
+    assert_eq!(put_storage(&client, &["10.0.0.1", "10.0.0.3"]).await, 2);
+    log.push(switch_up(5));
+    eventually("the gap is noticed and the state re-read", || {
+        let s = agent.sync_status();
+        s.gaps == 1 && s.resyncs == 2
+    })
+    .await;
+    assert_eq!(agent.members_version("storage"), Some(2));
+    assert_eq!(agent.sync_status().last_seq, Some(5));
+
+    // A group_put event in order: the agent reads that group, no resynchronisation.
+    assert_eq!(put_storage(&client, &["10.0.0.2", "10.0.0.3"]).await, 3);
+    log.push(event(
+        6,
+        EventKind::GroupPut {
+            group: "storage".into(),
+            address: "239.1.1.1".parse().unwrap(),
+            members: vec![],
+        },
+    ));
+    eventually("the new version is read", || {
+        agent.members_version("storage") == Some(3)
+    })
+    .await;
+    let s = agent.sync_status();
+    assert_eq!((s.gaps, s.resyncs, s.events), (1, 2, 4));
+}
