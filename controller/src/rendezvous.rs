@@ -59,6 +59,9 @@ const COOKIE_TAG_MASK: u64 = 0xffff_ffff_0000_0000;
 pub const BARRIER_EVERY: usize = 1024;
 /// Most messages per switch sent and not yet covered by a barrier reply.
 pub const WINDOW: usize = 64 * 1024;
+/// Addresses planned into lanes per step: a big plan is applied in steps, one per turn of the
+/// controller, so its first messages go out while the rest is being built.
+pub const SLICE: usize = 4096;
 /// Most chunks sent per switch at one time (a command, a barrier reply): small bursts get the
 /// first bytes to the switch early and keep it busy while the rest is built, instead of one
 /// burst of the whole window that the switch waits for.
@@ -480,6 +483,24 @@ pub struct Plan {
     pub outstanding: BTreeMap<Dpid, u64>,
     /// Switches that got messages since the progress was reset.
     pub touched: BTreeSet<Dpid>,
+    /// The rest of a version being applied ([`SLICE`] addresses per step).
+    pub pending: Option<PendingApply>,
+}
+
+/// Per address, P_S(s) per switch (shared by the copies of a subset).
+pub type DesiredPorts = BTreeMap<IpAddr, std::sync::Arc<BTreeMap<Dpid, Vec<PortNo>>>>;
+
+/// What is left of applying a plan version.
+#[derive(Clone, Debug)]
+pub struct PendingApply {
+    /// Addresses not applied yet.
+    pub desired: DesiredPorts,
+    /// Every address of the version (the others are removed at the end).
+    pub all: BTreeSet<IpAddr>,
+    /// A new version (else a reroute, which keeps undeliverable subsets' rules).
+    pub bump: bool,
+    /// A switch that ran out of group ids.
+    pub failed: Option<Dpid>,
 }
 
 impl Plan {

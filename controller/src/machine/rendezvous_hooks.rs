@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use openflow::{Body, ErrorMsg, GroupId, PortNo, Xid};
@@ -37,8 +37,7 @@ use crate::rules::InstalledSwitch;
 use crate::snapshot::RestoreError;
 use crate::topology::Dpid;
 
-/// Per address of a plan, P_S(s) per switch (shared by the copies of a subset).
-type Desired2 = BTreeMap<IpAddr, Rc<BTreeMap<Dpid, Vec<PortNo>>>>;
+type Desired2 = rv::DesiredPorts;
 
 /// A computed plan version before it is applied.
 struct Computed {
@@ -570,8 +569,8 @@ impl Controller {
                 (None, _) => Err(format!("members not seen on any edge port: {unknown:?}")),
                 (_, None) => Err("no tree: no switch is connected".to_owned()),
             };
-            let ports: Rc<BTreeMap<Dpid, Vec<PortNo>>> = match planned {
-                Ok(p) => Rc::new(p.switches().map(|s| (s.dpid, s.buckets)).collect()),
+            let ports: Arc<BTreeMap<Dpid, Vec<PortNo>>> = match planned {
+                Ok(p) => Arc::new(p.switches().map(|s| (s.dpid, s.buckets)).collect()),
                 Err(e) => {
                     if strict {
                         return Err(RvError::Unplannable {
@@ -658,7 +657,8 @@ impl Controller {
     }
 
     /// Moves the group's plan to `computed` (a new version when `bump`, else a reroute of the
-    /// same addressing): queues the differences, updates the desired state and progress.
+    /// same addressing): sets it up, then applies the first [`rv::SLICE`] addresses (the rest
+    /// follows on the next turns, `rv_timers`).
     fn rv_apply(
         &mut self,
         group: &str,
@@ -668,6 +668,17 @@ impl Controller {
         bump: bool,
         lines: Vec<SwitchBudget>,
     ) {
+        // A version still being applied is finished first (its diff is what is installed).
+        while self
+            .rv
+            .plans
+            .get(group)
+            .is_some_and(|p| p.pending.is_some())
+        {
+            if self.rv_apply_slice(group) {
+                break;
+            }
+        }
         if !self.rv.plans.contains_key(group) {
             let id = self.rv.new_plan_id();
             self.rv.names.insert(id, group.to_owned());
@@ -689,102 +700,42 @@ impl Controller {
                     progress: Progress::default(),
                     outstanding: BTreeMap::new(),
                     touched: BTreeSet::new(),
+                    pending: None,
                 },
             );
         }
         let Some(p) = self.rv.plans.get_mut(group) else {
             return;
         };
-        let (id, cookie) = (p.id, plan_cookie(p.id));
-        let old = std::mem::take(&mut p.entries);
-        let mut lanes: BTreeMap<Dpid, LaneBatch> = BTreeMap::new();
-        let mut entries = Entries::new();
-        let mut failed: Option<Dpid> = None;
-        let ids = &mut self.ids;
-        let topo = &self.topo;
-        // A switch that is away keeps its rules (it is reconciled to them when it returns):
-        // no new group ids, so a switch's blip does not rewrite every flow it carries.
-        let away = |d: Dpid| !topo.is_switch_live(d);
-        for (addr, ports) in &computed.desired {
-            match diff_entry(
-                *addr,
-                cookie,
-                id,
-                old.get(addr),
-                ports,
-                &mut lanes,
-                |d| ids.alloc(d).ok(),
-                away,
-            ) {
-                Ok(inst) => {
-                    entries.insert(*addr, inst);
-                }
-                Err(d) => {
-                    failed.get_or_insert(d);
-                }
-            }
-        }
-        for (addr, inst) in &old {
-            if entries.contains_key(addr) || computed.desired.contains_key(addr) {
-                continue;
-            }
-            // A reroute keeps the rules of subsets it cannot plan now (like degraded
-            // subsets); a new version removes every address it does not have.
-            let keep = !bump
-                && rank::locate(
-                    p.spec.base,
-                    p.members.len(),
-                    p.spec.k as usize,
-                    p.spec.copies,
-                    *addr,
-                )
-                .is_some_and(|(_, r)| computed.undeliverable.contains(&r));
-            if keep {
-                entries.insert(*addr, inst.clone());
-            } else {
-                remove_entry(*addr, cookie, id, inst, &mut lanes);
-            }
-        }
-        p.entries = entries;
         p.spec = spec;
         p.members = computed.members;
         p.members_version = members_version;
         p.count = computed.count;
         p.undeliverable = computed.undeliverable;
-        p.error = match failed {
-            Some(d) => Some(format!(
-                "switch {d} has no free group id left; some addresses are not installed"
-            )),
-            None => computed.why,
-        };
+        p.error = computed.why;
         p.budget = lines;
         if bump {
             p.version += 1;
             p.usable = false;
         }
-        // Progress restarts: what is still outstanding plus what is queued now.
+        // Progress restarts: what is still outstanding plus what is queued from now on.
         p.progress = Progress {
             messages_total: p.outstanding.values().sum(),
             ..Progress::default()
         };
         p.touched = p.outstanding.keys().copied().collect();
-        let version = p.version;
-        let members_version = p.members_version;
-        for (dpid, batch) in lanes {
-            self.rv.enqueue(dpid, batch, Some(group));
-        }
-        let idle = self
-            .rv
-            .plans
-            .get(group)
-            .is_some_and(|p| p.outstanding.is_empty());
-        if let Some(p) = self.rv.plans.get_mut(group) {
-            p.status = PlanStatus::Installing;
-        }
+        p.status = PlanStatus::Installing;
+        p.pending = Some(rv::PendingApply {
+            all: computed.desired.keys().copied().collect(),
+            desired: computed.desired,
+            bump,
+            failed: None,
+        });
+        let (version, members_version) = (p.version, p.members_version);
         // Persisted once installed (`rv_plan_idle`): a snapshot of 25,000 addresses costs
         // tens of ms of encoding that would compete with the switches for the CPU now. A
         // restart before that forgets the install; reconciliation removes its rules.
-        if idle {
+        if self.rv_apply_slice(group) {
             self.rv_plan_idle(group);
         } else {
             self.event(EventKind::PlanChanged {
@@ -794,7 +745,89 @@ impl Controller {
                 state: PlanStatus::Installing,
             });
         }
+    }
+
+    /// Applies the next [`rv::SLICE`] addresses of the plan's pending version: queues the
+    /// differences from what is installed, updates the desired state, pumps. The last step
+    /// also removes the addresses the version does not have. True when the plan has nothing
+    /// left to apply and nothing outstanding.
+    fn rv_apply_slice(&mut self, group: &str) -> bool {
+        let ids = &mut self.ids;
+        let topo = &self.topo;
+        let Some(p) = self.rv.plans.get_mut(group) else {
+            return false;
+        };
+        let Some(mut pend) = p.pending.take() else {
+            return p.outstanding.is_empty();
+        };
+        let (id, cookie) = (p.id, plan_cookie(p.id));
+        let mut lanes: BTreeMap<Dpid, LaneBatch> = BTreeMap::new();
+        // A switch that is away keeps its rules (it is reconciled to them when it returns):
+        // no new group ids, so a switch's blip does not rewrite every flow it carries.
+        let away = |d: Dpid| !topo.is_switch_live(d);
+        for _ in 0..rv::SLICE {
+            let Some((addr, ports)) = pend.desired.pop_first() else {
+                break;
+            };
+            match diff_entry(
+                addr,
+                cookie,
+                id,
+                p.entries.get(&addr),
+                &ports,
+                &mut lanes,
+                |d| ids.alloc(d).ok(),
+                away,
+            ) {
+                Ok(inst) => {
+                    p.entries.insert(addr, inst);
+                }
+                Err(d) => {
+                    pend.failed.get_or_insert(d);
+                }
+            }
+        }
+        if pend.desired.is_empty() {
+            let stale: Vec<IpAddr> = p
+                .entries
+                .keys()
+                .filter(|a| !pend.all.contains(a))
+                .copied()
+                .collect();
+            for addr in stale {
+                // A reroute keeps the rules of subsets it cannot plan now (like degraded
+                // subsets); a new version removes every address it does not have.
+                let keep = !pend.bump
+                    && rank::locate(
+                        p.spec.base,
+                        p.members.len(),
+                        p.spec.k as usize,
+                        p.spec.copies,
+                        addr,
+                    )
+                    .is_some_and(|(_, r)| p.undeliverable.contains(&r));
+                if !keep {
+                    if let Some(inst) = p.entries.remove(&addr) {
+                        remove_entry(addr, cookie, id, &inst, &mut lanes);
+                    }
+                }
+            }
+            if let Some(d) = pend.failed {
+                p.error = Some(format!(
+                    "switch {d} has no free group id left; some addresses are not installed"
+                ));
+            }
+        } else {
+            p.pending = Some(pend);
+        }
+        for (dpid, batch) in lanes {
+            self.rv.enqueue(dpid, batch, Some(group));
+        }
         self.rv_pump_all();
+        self.rv
+            .plans
+            .get(group)
+            .is_some_and(|p| p.pending.is_none() && p.outstanding.is_empty())
     }
 
     /// A plan has nothing outstanding: an install is done.
@@ -802,7 +835,7 @@ impl Controller {
         let Some(p) = self.rv.plans.get_mut(group) else {
             return;
         };
-        if p.status != PlanStatus::Installing {
+        if p.status != PlanStatus::Installing || p.pending.is_some() {
             return;
         }
         p.status = PlanStatus::Ready;
@@ -868,6 +901,7 @@ impl Controller {
             return;
         };
         let entries = std::mem::take(&mut p.entries);
+        p.pending = None;
         p.status = status;
         p.usable = false;
         p.error = Some(why);
@@ -1109,9 +1143,26 @@ impl Controller {
         for id in self.rv.holds.due(self.now) {
             self.end_hold(id, LeaseEnd::Expired);
         }
+        // The next step of every plan being applied (one per turn: the shell carries out
+        // the outputs of each, so the switches start on the first while the rest is built).
+        let applying: Vec<String> = self
+            .rv
+            .plans
+            .iter()
+            .filter(|(_, p)| p.pending.is_some())
+            .map(|(g, _)| g.clone())
+            .collect();
+        for g in applying {
+            if self.rv_apply_slice(&g) {
+                self.rv_plan_idle(&g);
+            }
+        }
     }
 
     pub(super) fn rv_next_timeout(&self) -> Option<crate::time::Time> {
+        if self.rv.plans.values().any(|p| p.pending.is_some()) {
+            return Some(self.now);
+        }
         self.rv.holds.next_expiry()
     }
 
@@ -1205,6 +1256,7 @@ impl Controller {
                     progress: Progress::default(),
                     outstanding: BTreeMap::new(),
                     touched: BTreeSet::new(),
+                    pending: None,
                 },
             );
         }

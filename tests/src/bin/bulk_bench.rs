@@ -9,8 +9,8 @@
 //!    (every message covered by a barrier reply), timed from before the request; then DELETE
 //!    and wait until the bridge is back at its baseline (untimed). The first round also times
 //!    2,000 claims over HTTP on loopback (each journaled before its answer).
-//! 2. A minimal client on the bridge's management socket (as `ovs-ofctl`), next to tsmd,
-//!    sends the same kind and number of messages (every group add, a barrier, every flow add,
+//! 2. A minimal client, a second (passive, `ptcp:`) controller target of the bridge, so
+//!    OpenFlow over TCP like tsmd and next to it, sends the same kind and number of messages (every group add, a barrier, every flow add,
 //!    a barrier, in one write; or, every other round, windowed like tsmd) and waits for the
 //!    last barrier reply; then removes them (untimed).
 //!
@@ -19,9 +19,7 @@
 //! bulk_bench [-- COPIES [ROUNDS]]` (447 copies, 5 rounds).
 
 use std::io::{Read, Write};
-use std::net::IpAddr;
-use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::net::{IpAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -49,15 +47,22 @@ fn io(what: &str) -> impl FnOnce(std::io::Error) -> E2eError + '_ {
     }
 }
 
-/// The minimal client's connection to the bridge (its management socket, as `ovs-ofctl`).
+/// The minimal client's connection to the bridge: OpenFlow over TCP, as tsmd's (a second,
+/// passive controller target of the bridge).
 struct Raw {
-    stream: UnixStream,
+    stream: TcpStream,
     framer: Framer,
 }
 
 impl Raw {
-    fn connect(path: &Path) -> E2eResult<Raw> {
-        let stream = UnixStream::connect(path).map_err(io("connecting to the bridge"))?;
+    fn connect(e: &E2e, port: u16) -> E2eResult<Raw> {
+        // Inside the fabric's namespace, where the bridge listens.
+        let stream = e
+            .fabric
+            .netns()
+            .run(move || TcpStream::connect(("127.0.0.1", port)))?
+            .map_err(io("connecting to the bridge"))?;
+        stream.set_nodelay(true).map_err(io("TCP_NODELAY"))?;
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
             .map_err(io("read timeout"))?;
@@ -273,9 +278,44 @@ fn run(copies: u32, rounds: usize) -> E2eResult<()> {
     let raw_base: IpAddr = "239.5.0.0".parse().map_err(|_| bad("address"))?;
     let addresses = 56 * u64::from(copies);
     let mods = 2 * addresses;
+    // The minimal client: a second controller target of the bridge, passive (the bridge
+    // listens), so it talks OpenFlow over TCP next to tsmd.
+    let raw_port = 6699;
+    let out = e
+        .fabric
+        .vsctl()
+        .args([
+            "--",
+            "--id=@raw",
+            "create",
+            "Controller",
+            &format!("target=\"ptcp:{raw_port}:127.0.0.1\""),
+            // It is idle while tsmd works: no echo probes, so no disconnect.
+            "inactivity_probe=0",
+            "--",
+            "add",
+            "bridge",
+            "s1",
+            "controller",
+            "@raw",
+        ])
+        .output()
+        .map_err(io("ovs-vsctl"))?;
+    if !out.status.success() {
+        return Err(bad(format!(
+            "ovs-vsctl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    let t = Instant::now();
+    let mut raw = loop {
+        match Raw::connect(&e, raw_port) {
+            Ok(r) => break r,
+            Err(err) if t.elapsed() > Duration::from_secs(10) => return Err(err),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
     let baseline = flow_count(&e)?;
-    // The minimal client talks to the same bridge over its management socket, next to tsmd.
-    let mut raw = Raw::connect(&e.fabric.dir().join("s1.mgmt"))?;
     let (groups, flows) = plan_messages(raw_base, &ports, copies)?;
     let mut xid = 100;
     let (mut tsmd_rates, mut raw_rates) = (Vec::new(), Vec::new());

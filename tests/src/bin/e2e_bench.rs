@@ -408,6 +408,48 @@ fn floor_ports(
     Ok(out)
 }
 
+/// CPU time so far (ns) of each thread of process `pid`, summed by thread name (Linux
+/// `/proc/PID/task/*/schedstat`, first field). Threads that ended are not counted.
+fn cpu_by_thread(pid: u32) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let p = t.path();
+        let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        let ns = std::fs::read_to_string(p.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        *out.entry(comm.trim().to_owned()).or_default() += ns;
+    }
+    out
+}
+
+/// CPU used between two [`cpu_by_thread`] readings, per round, in µs, largest first.
+fn cpu_per_round(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+    rounds: usize,
+) -> String {
+    let mut used: Vec<(u64, &str)> = after
+        .iter()
+        .map(|(k, v)| {
+            (
+                v.saturating_sub(before.get(k).copied().unwrap_or(0)),
+                k.as_str(),
+            )
+        })
+        .filter(|(d, _)| *d > 0)
+        .collect();
+    used.sort_unstable_by(|a, b| b.cmp(a));
+    used.iter()
+        .map(|(d, k)| format!("{k} {:.0}", *d as f64 / 1e3 / rounds.max(1) as f64))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 struct Figures {
     tsmd: Vec<Duration>,
     floor: Vec<Duration>,
@@ -486,7 +528,12 @@ fn run(requests: usize) -> E2eResult<bool> {
     }
     let leaves: Vec<Vec<String>> = by_leaf.into_values().collect();
 
+    let pids: Vec<u32> = std::iter::once(std::process::id())
+        .chain(e.fabric.daemon_pids())
+        .collect();
+    let before: Vec<_> = pids.iter().map(|p| cpu_by_thread(*p)).collect();
     let mut f = measure(&e, requests, &leaves)?;
+    let after: Vec<_> = pids.iter().map(|p| cpu_by_thread(*p)).collect();
     e.tsmd.stop()?;
     // Per round, what tsmd took beyond the floor (the same switches, the same moment).
     let mut excess: Vec<Duration> = f
@@ -512,6 +559,20 @@ fn run(requests: usize) -> E2eResult<bool> {
     );
     report("GET /healthz (HTTP + core task round trip)", &mut f.health);
     report("tsmd minus floor, same round", &mut excess);
+    // A round: tsmd's POST, DELETE and GET /healthz, and the floor's install and removal.
+    let rounds = requests + WARMUP;
+    println!(
+        "CPU per round (µs): this process: {}; Open vSwitch: {}",
+        cpu_per_round(&before[0], &after[0], rounds),
+        before
+            .iter()
+            .zip(&after)
+            .skip(1)
+            .map(|(b, a)| cpu_per_round(b, a, rounds))
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
     let ratio = t50.as_secs_f64() / f50.as_secs_f64().max(1e-9);
     let met = ratio <= 2.0 && t99 <= Duration::from_millis(1);
     println!(
