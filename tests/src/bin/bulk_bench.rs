@@ -248,6 +248,20 @@ fn flow_count(e: &E2e) -> E2eResult<u64> {
         .ok_or_else(|| bad(format!("dump-aggregate: {out}")))
 }
 
+/// CPU time this process used so far (user + system, from `/proc/self/stat`, 10 ms ticks).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line: 12 and 13 after the name.
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -323,6 +337,7 @@ fn run(copies: u32, rounds: usize) -> E2eResult<()> {
     for round in 1..=rounds {
         // tsmd: PUT until the core's `PlanChanged … Ready`.
         let mut events = e.tsmd.handle()?.subscribe();
+        let cpu = cpu_time();
         let t = Instant::now();
         let plan = e.tsmd.block_on(client.put_rendezvous(&name, &req))?;
         let answered = t.elapsed();
@@ -357,11 +372,12 @@ fn run(copies: u32, rounds: usize) -> E2eResult<()> {
                 "{installed} flows on the bridge after the install"
             )));
         }
+        let used = cpu_time().saturating_sub(cpu);
         let rate = mods as f64 / ready.as_secs_f64();
         tsmd_rates.push(rate);
         println!(
             "round {round} tsmd: {mods} mods in {ready:?} ({rate:.0} mods/s; PUT answered after \
-             {answered:?})"
+             {answered:?}; tsmd CPU {used:?})"
         );
         if round == 1 {
             claims_over_http(&e, &client, &name, &members)?;
@@ -383,10 +399,15 @@ fn run(copies: u32, rounds: usize) -> E2eResult<()> {
         } else {
             Pacing::Windowed
         };
+        let cpu = cpu_time();
         let took = raw_run(&mut raw, &groups, &flows, &mut xid, pacing)?;
+        let used = cpu_time().saturating_sub(cpu);
         let rate = mods as f64 / took.as_secs_f64();
         raw_rates.push(rate);
-        println!("round {round} raw ({pacing:?}): {mods} mods in {took:?} ({rate:.0} mods/s)");
+        println!(
+            "round {round} raw ({pacing:?}): {mods} mods in {took:?} ({rate:.0} mods/s; client \
+             CPU {used:?})"
+        );
         raw.wipe(&mut xid)?;
         std::thread::sleep(Duration::from_secs(1));
     }
