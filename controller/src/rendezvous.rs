@@ -13,14 +13,16 @@
 //! ([`plan_cookie`]: `"tsmr"` in the high 32 bits, the plan's id in the low), which is how
 //! reconciliation tells them apart from subset flows and from other applications' flows.
 //!
-//! **Bulk install.** OpenFlow 1.3 has no bundles (`OFPT_BUNDLE_*` are OpenFlow 1.4, §7.3.9 of
-//! 1.4.0), so a plan goes out pipelined: per switch a [`Lane`] queue of group and flow mods in
-//! the safe order (flow deletes, group deletes, group adds and modifies, flow adds, each phase
-//! closed by a barrier), cut into chunks of at most [`BARRIER_EVERY`] messages that each end
-//! with a barrier request, at most [`WINDOW`] messages sent and not yet covered by a barrier
-//! reply, and at most [`BURST`] chunks sent at a time (so the switch starts early and the
-//! queue refills while it works). No message waits for its own answer; a barrier reply retires its chunk and
-//! every chunk before it (OF1.3.5 §6.2) and counts its messages as done (the progress report).
+//! **Bulk install.** OpenFlow 1.3 has no bundles (`OFPT_BUNDLE_CONTROL` and
+//! `OFPT_BUNDLE_ADD_MESSAGE` first appear in OpenFlow 1.4), so a plan goes out pipelined: per
+//! switch a [`Lane`] queue of group and flow mods in the safe order (flow deletes, group
+//! deletes, group adds and modifies, flow adds, each phase closed by a barrier), cut into
+//! chunks of at most [`BARRIER_EVERY`] messages that each end with a barrier request, at most
+//! [`WINDOW`] messages sent and not yet covered by a barrier reply, and at most [`BURST`]
+//! chunks sent at a time (so the switch starts early and the queue refills while it works). A
+//! version is applied [`SLICE`] addresses per step, one step per turn of the controller. No
+//! message waits for its own answer; a barrier reply retires its chunk and every chunk before
+//! it (OF1.3.5 §6.2) and counts its messages as done (the progress report).
 //! An `OFPT_ERROR` is attributed to its message by xid (chunks are sent back to back, so a
 //! chunk's xids are contiguous).
 //!
