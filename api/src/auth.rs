@@ -17,8 +17,14 @@
 //!   right or the group that is missing. A malformed `Authorization` header is 400
 //!   `bad-header`.
 //! - On success the [`Principal`] goes into the request's extensions, so [`RequestMeta`]
-//!   carries it to the service (which checks the group of resources that are not addressed
-//!   by group name, e.g. `DELETE /v1/subsets/{address}`, with [`RequestMeta::authorize`]).
+//!   carries it to the service, which enforces the scope where the path cannot show it:
+//!   lists hold only the token's groups, and a resource named by address or id (e.g.
+//!   `DELETE /v1/subsets/{address}`) of another group is answered as absent, so its existence
+//!   does not leak (tsmd: `controller/src/daemon/scope.rs`; [`RequestMeta::authorize`] checks
+//!   a right and a group).
+//! - `GET /v1/events` for a scoped token: each event's [`Audience`] is decided when it is
+//!   logged ([`EventScopes`]), and the stream withholds what the token may not see
+//!   ([`crate::events`] says how the client still tells withheld seqs from lost ones).
 //!
 //! Without an [`Authenticator`] (no tokens configured) nothing is checked; tsmd then serves
 //! the API on a loopback address only.
@@ -28,6 +34,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -39,6 +46,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::events::EventKind;
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -131,6 +139,131 @@ impl GroupScope {
         match self {
             GroupScope::Any => vec!["*".to_owned()],
             GroupScope::Only(names) => names.iter().cloned().collect(),
+        }
+    }
+}
+
+/// Who may see an event of `GET /v1/events`; decided once, when the event is logged
+/// ([`EventScopes::attribute`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Every token: the fabric (switches, ports, links, hosts, switch errors) and `restored`,
+    /// which concern no group.
+    Everyone,
+    /// Tokens whose scope holds this group.
+    Group(Arc<str>),
+    /// Only tokens scoped to every group (`*`): the event concerns a group the log cannot
+    /// name (a subset, claim or block it never saw start), or a kind it does not know.
+    AllGroups,
+}
+
+impl GroupScope {
+    /// Whether a token with this scope may see an event meant for `audience`.
+    pub fn sees(&self, audience: &Audience) -> bool {
+        match (self, audience) {
+            (GroupScope::Any, _) | (_, Audience::Everyone) => true,
+            (GroupScope::Only(names), Audience::Group(g)) => names.contains(&**g),
+            (GroupScope::Only(_), Audience::AllGroups) => false,
+        }
+    }
+}
+
+/// Which group each event concerns, for the scope filter of `GET /v1/events`.
+///
+/// Most kinds name their group. Those that name a subset by address (`subset_removed`,
+/// `subset_rerouted`, `subset_degraded`) or a claim or block by id (`claim_renewed`,
+/// `block_renewed`) get the group the index learned when that resource started
+/// (`subset_ready`, `claim_taken`, `block_taken`), or was told about at start for resources
+/// restored from the store ([`EventScopes::learn_subset`] and friends). An entry is dropped
+/// when its resource ends (`subset_removed`, `claim_ended`, `block_ended`), so the index holds
+/// only live resources.
+#[derive(Debug, Default)]
+pub struct EventScopes {
+    subsets: HashMap<IpAddr, Arc<str>>,
+    claims: HashMap<u64, Arc<str>>,
+    blocks: HashMap<u64, Arc<str>>,
+}
+
+impl EventScopes {
+    /// Records that the live subset at `address` belongs to `group`.
+    pub fn learn_subset(&mut self, address: IpAddr, group: &str) {
+        self.subsets.insert(address, Arc::from(group));
+    }
+
+    /// Records that live claim `id` belongs to `group`.
+    pub fn learn_claim(&mut self, id: u64, group: &str) {
+        self.claims.insert(id, Arc::from(group));
+    }
+
+    /// Records that live block `id` belongs to `group`.
+    pub fn learn_block(&mut self, id: u64, group: &str) {
+        self.blocks.insert(id, Arc::from(group));
+    }
+
+    /// How many live resources the index knows (subsets, claims, blocks).
+    pub fn len(&self) -> usize {
+        self.subsets.len() + self.claims.len() + self.blocks.len()
+    }
+
+    /// Whether the index knows no live resource.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The audience of an event of `kind`, learning from it (call once per event, in order).
+    pub fn attribute(&mut self, kind: &EventKind) -> Audience {
+        let named = |g: &str| Audience::Group(Arc::from(g));
+        let known =
+            |g: Option<&Arc<str>>| g.map_or(Audience::AllGroups, |g| Audience::Group(g.clone()));
+        match kind {
+            EventKind::Restored
+            | EventKind::SwitchUp { .. }
+            | EventKind::SwitchDown { .. }
+            | EventKind::PortUp { .. }
+            | EventKind::PortDown { .. }
+            | EventKind::LinkUp { .. }
+            | EventKind::LinkDown { .. }
+            | EventKind::HostAdded { .. }
+            | EventKind::HostMoved { .. }
+            | EventKind::HostAddrs { .. }
+            | EventKind::HostRemoved { .. }
+            | EventKind::SwitchError { .. } => Audience::Everyone,
+            EventKind::GroupPut { group, .. }
+            | EventKind::GroupDeleted { group }
+            | EventKind::GroupMembers { group, .. }
+            | EventKind::PlanChanged { group, .. }
+            | EventKind::PlanDeleted { group } => named(group),
+            EventKind::SubsetReady { address, group, .. } => {
+                self.learn_subset(*address, group);
+                named(group)
+            }
+            EventKind::SubsetRemoved { address, .. } => {
+                known(self.subsets.remove(address).as_ref())
+            }
+            EventKind::SubsetRerouted { address } | EventKind::SubsetDegraded { address, .. } => {
+                known(self.subsets.get(address))
+            }
+            EventKind::ClaimTaken { id, group, .. } => {
+                self.learn_claim(id.0, group);
+                named(group)
+            }
+            EventKind::ClaimRenewed { id, .. } => known(self.claims.get(&id.0)),
+            EventKind::ClaimEnded { id, group, .. } => {
+                self.claims.remove(&id.0);
+                named(group)
+            }
+            EventKind::BlockTaken { id, group, .. } => {
+                self.learn_block(id.0, group);
+                named(group)
+            }
+            EventKind::BlockRenewed { id, .. } => known(self.blocks.get(&id.0)),
+            EventKind::BlockEnded { id, group, .. } => {
+                self.blocks.remove(&id.0);
+                named(group)
+            }
+            // Not described yet: whether it concerns a group is unknown, so only tokens that
+            // may see every group get it.
+            EventKind::Other { .. } | EventKind::Unknown => Audience::AllGroups,
         }
     }
 }
@@ -307,7 +440,7 @@ pub const ROUTE_RULES: &[RouteRule] = &[
     // Observability: any valid token.
     rule("GET", "/metrics", Read),
     rule("GET", "/v1/events", Read),
-    // Fabric and lists: any valid token.
+    // Fabric and lists: any valid token; the service keeps only the token's groups.
     rule("GET", "/v1/switches", Read),
     rule("GET", "/v1/links", Read),
     rule("GET", "/v1/hosts", Read),
@@ -332,14 +465,16 @@ pub const ROUTE_RULES: &[RouteRule] = &[
     rule("PUT", "/v1/groups/{name}/bier", Need(Right::Admin)),
     rule("DELETE", "/v1/groups/{name}/bier", Need(Right::Admin)),
     // A BIER lease is a sender's transaction, like a subset. The group of
-    // `/v1/bier/leases/{address}` is checked by the service.
+    // `/v1/bier/leases/{address}` is checked by the service (another group's: as absent).
     rule("POST", "/v1/groups/{name}/bier", Need(Right::Subsets)),
     rule("DELETE", "/v1/bier/leases/{address}", Need(Right::Subsets)),
-    // On-demand subsets. The group of `/v1/subsets/{address}` is checked by the service.
+    // On-demand subsets. The group of `/v1/subsets/{address}` is checked by the service
+    // (another group's: as absent).
     rule("POST", "/v1/groups/{name}/subsets", Need(Right::Subsets)),
     rule("DELETE", "/v1/subsets/{address}", Need(Right::Subsets)),
-    // Claims and blocks. The group of `/v1/claims/{id}` and `/v1/blocks/{id}` is checked
-    // by the service.
+    // Claims and blocks. The group of `/v1/claims/{id}` and `/v1/blocks/{id}` (another
+    // group's: as absent) and the holder (another token's: 403 unless admin) are checked by
+    // the service.
     rule("POST", "/v1/groups/{name}/claims", Need(Right::Claims)),
     rule("POST", "/v1/groups/{name}/blocks", Need(Right::Claims)),
     rule("POST", "/v1/claims/{id}/renew", Need(Right::Claims)),
@@ -766,6 +901,60 @@ mod tests {
         assert!(a
             .decide(&Method::GET, "/v1/groups/hpc", Some(&bearer("s-storage")))
             .is_err());
+    }
+
+    #[test]
+    fn events_are_attributed_to_their_group() {
+        use crate::rendezvous::ClaimId;
+        let mut idx = EventScopes::default();
+        let addr: IpAddr = "239.200.0.1".parse().unwrap();
+        let g = |n: &str| Audience::Group(Arc::from(n));
+        assert_eq!(
+            idx.attribute(&EventKind::SwitchUp {
+                dpid: crate::Dpid(1)
+            }),
+            Audience::Everyone
+        );
+        // A subset named by address only: before it was seen, nobody scoped gets it.
+        let removed = EventKind::SubsetRemoved {
+            address: addr,
+            reason: crate::events::RemovalReason::Expired,
+        };
+        assert_eq!(idx.attribute(&removed), Audience::AllGroups);
+        let ready = EventKind::SubsetReady {
+            address: addr,
+            group: "g1".into(),
+            trace_id: None,
+        };
+        assert_eq!(idx.attribute(&ready), g("g1"));
+        assert_eq!(
+            idx.attribute(&EventKind::SubsetRerouted { address: addr }),
+            g("g1")
+        );
+        assert_eq!(idx.attribute(&removed), g("g1"));
+        assert!(idx.is_empty(), "a removed subset is forgotten");
+        // Claims: renewed by id only.
+        idx.learn_claim(9, "g2");
+        let renewed = EventKind::ClaimRenewed {
+            id: ClaimId(9),
+            expires_at: 1,
+        };
+        assert_eq!(idx.attribute(&renewed), g("g2"));
+        let ended = EventKind::ClaimEnded {
+            id: ClaimId(9),
+            group: "g2".into(),
+            address: addr,
+            reason: "released".into(),
+        };
+        assert_eq!(idx.attribute(&ended), g("g2"));
+        assert_eq!(idx.attribute(&renewed), Audience::AllGroups);
+        // Who sees what.
+        let scoped = GroupScope::from_list(["g1"]).unwrap();
+        assert!(scoped.sees(&Audience::Everyone));
+        assert!(scoped.sees(&g("g1")));
+        assert!(!scoped.sees(&g("g2")));
+        assert!(!scoped.sees(&Audience::AllGroups));
+        assert!(GroupScope::Any.sees(&Audience::AllGroups));
     }
 
     #[test]

@@ -127,7 +127,8 @@ pub enum ApiError {
     MalformedJson {
         /// Line of the error (1-based).
         line: u64,
-        /// Column of the error (1-based).
+        /// Column of the error (1-based; 0 when the body ends before its first character,
+        /// as an empty body does).
         column: u64,
         /// What the parser found wrong.
         reason: String,

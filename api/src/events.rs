@@ -13,6 +13,13 @@
 //!   after a server lost its history), the stream starts with a `gap` event ([`Gap`]) naming
 //!   the first available seq, with `id` one below it, then continues from there: the client
 //!   must resynchronise (re-read the state it follows).
+//! - A token scoped to some groups ([`GroupScope::Only`]) gets only the events it may see
+//!   ([`Audience`], decided by [`EventScopes`] when the event is logged): those of its groups
+//!   and those that concern no group (fabric, `restored`). Seqs stay the global ones, so
+//!   after each run of withheld events the stream sends an `id` without data (the last
+//!   withheld seq; [`Item::Position`]): the next event is then always one above the client's
+//!   position, and a larger step is a real loss. The typed client exposes that position
+//!   ([`EventStream::position_before_last_event`]). The JSON form just omits them.
 //! - Without `Accept: text/event-stream` the route answers once with a JSON array of the
 //!   buffered events after `after` (or all of them). An explicit `?after=N` that the ring
 //!   cannot serve is 410 `events-gone` in both forms.
@@ -33,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use utoipa::ToSchema;
 
+use crate::auth::{Audience, EventScopes, GroupScope};
 use crate::client::{Client, ClientError};
 use crate::error::ApiError;
 use crate::rendezvous::{BlockId, ClaimId};
@@ -352,6 +360,10 @@ pub enum Received {
 
 struct Ring {
     events: VecDeque<Arc<Event>>,
+    /// Who may see each event of `events` (same order, same length).
+    audiences: VecDeque<Audience>,
+    /// Which group each event concerns (the scope filter).
+    scopes: EventScopes,
     capacity: usize,
     /// The seq the next event gets.
     next: u64,
@@ -372,6 +384,43 @@ impl Ring {
             .take(limit)
             .cloned()
             .collect()
+    }
+
+    /// Up to `limit` events after `cursor` into `items`, without those `scope` may not see;
+    /// a run of withheld events is told as an [`Item::Position`] at its last seq, so the
+    /// client's position (its `Last-Event-ID`) moves past them and the next event's seq is
+    /// one above it. The seq of the last event looked at, if any.
+    fn after_scoped(
+        &self,
+        cursor: u64,
+        limit: usize,
+        scope: &GroupScope,
+        items: &mut Vec<Item>,
+    ) -> Option<u64> {
+        let start = self.events.partition_point(|e| e.seq <= cursor);
+        let mut withheld = None;
+        let mut last = None;
+        for (e, a) in self
+            .events
+            .iter()
+            .zip(self.audiences.iter())
+            .skip(start)
+            .take(limit)
+        {
+            last = Some(e.seq);
+            if scope.sees(a) {
+                if let Some(w) = withheld.take() {
+                    items.push(Item::Position(w));
+                }
+                items.push(Item::Event(e.clone()));
+            } else {
+                withheld = Some(e.seq);
+            }
+        }
+        if let Some(w) = withheld {
+            items.push(Item::Position(w));
+        }
+        last
     }
 
     /// `Err(first)` when the events after `after` are not all here (or `after` is ahead).
@@ -410,6 +459,8 @@ impl EventLog {
         EventLog {
             ring: Mutex::new(Ring {
                 events: VecDeque::with_capacity(capacity.min(65_536)),
+                audiences: VecDeque::with_capacity(capacity.min(65_536)),
+                scopes: EventScopes::default(),
                 capacity: capacity.max(1),
                 next: next_seq.max(1),
                 closed: false,
@@ -446,7 +497,10 @@ impl EventLog {
         r.next = event.seq + 1;
         if r.events.len() == r.capacity {
             r.events.pop_front();
+            r.audiences.pop_front();
         }
+        let audience = r.scopes.attribute(&event.kind);
+        r.audiences.push_back(audience);
         r.events.push_back(Arc::new(event));
         let next = r.next;
         // Under the lock, so a subscriber that read the ring before this sees the change.
@@ -464,6 +518,39 @@ impl EventLog {
     pub fn range(&self) -> (u64, u64) {
         let r = self.lock();
         (r.first(), r.next - 1)
+    }
+
+    /// Tells the scope filter about live resources the log never saw start (at start, the
+    /// subsets, claims and blocks restored from the store), so their later events reach the
+    /// tokens of their group.
+    pub fn learn(&self, f: impl FnOnce(&mut EventScopes)) {
+        f(&mut self.lock().scopes);
+    }
+
+    /// [`after`](Self::after) without the events a token with `scope` may not see (their
+    /// seqs are simply absent).
+    pub fn after_scoped(
+        &self,
+        after: Option<u64>,
+        scope: &GroupScope,
+    ) -> Result<Vec<Event>, ApiError> {
+        let r = self.lock();
+        let cursor = match after {
+            Some(a) => {
+                r.check(a).map_err(|first| gone(a, first, r.next - 1))?;
+                a
+            }
+            None => r.first().saturating_sub(1),
+        };
+        let mut items = Vec::new();
+        r.after_scoped(cursor, usize::MAX, scope, &mut items);
+        Ok(items
+            .into_iter()
+            .filter_map(|i| match i {
+                Item::Event(e) => Some((*e).clone()),
+                Item::Position(_) | Item::Gap(_) => None,
+            })
+            .collect())
     }
 
     /// The buffered events after `after` (all when `None`); 410 `events-gone` when the ring
@@ -513,6 +600,7 @@ impl EventLog {
             cursor,
             gap,
             announce: true,
+            scope: None,
         })
     }
 }
@@ -534,6 +622,8 @@ pub struct Subscription {
     /// Tell the client where it starts (an `id` without data), so a stream "from now" can
     /// resume too.
     announce: bool,
+    /// Only the events a token with this scope may see (`None`: every event).
+    scope: Option<GroupScope>,
 }
 
 /// An item a subscription yields.
@@ -548,6 +638,13 @@ pub enum Item {
 }
 
 impl Subscription {
+    /// Only the events a token with `scope` may see; each run of withheld events is told as
+    /// an [`Item::Position`] (see [`serve`]).
+    pub fn scoped(mut self, scope: GroupScope) -> Self {
+        self.scope = (scope != GroupScope::Any).then_some(scope);
+        self
+    }
+
     /// The next items in order; `None` once the log is closed.
     pub async fn next_batch(&mut self) -> Option<Vec<Item>> {
         loop {
@@ -574,11 +671,17 @@ impl Subscription {
                     }));
                     self.cursor = first - 1;
                 }
-                let events = r.after(self.cursor, BATCH);
-                if let Some(last) = events.last() {
-                    self.cursor = last.seq;
+                if let Some(scope) = &self.scope {
+                    if let Some(last) = r.after_scoped(self.cursor, BATCH, scope, &mut items) {
+                        self.cursor = last;
+                    }
+                } else {
+                    let events = r.after(self.cursor, BATCH);
+                    if let Some(last) = events.last() {
+                        self.cursor = last.seq;
+                    }
+                    items.extend(events.into_iter().map(Item::Event));
                 }
-                items.extend(events.into_iter().map(Item::Event));
                 if !items.is_empty() {
                     return Some(items);
                 }
@@ -646,11 +749,13 @@ fn wants_stream(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Serves `GET /v1/events` from `log` (see the module docs).
+/// Serves `GET /v1/events` from `log` (see the module docs); with `scope`, only the events
+/// a token with that scope may see.
 pub(crate) fn serve(
     log: &Arc<EventLog>,
     uri: &Uri,
     headers: &HeaderMap,
+    scope: Option<&GroupScope>,
 ) -> Result<Response, ApiError> {
     let after = after_param(uri)?;
     let last_event_id = match headers.get(LAST_EVENT_ID) {
@@ -669,12 +774,20 @@ pub(crate) fn serve(
         }
     };
     if !wants_stream(headers) {
-        return Ok(Json(log.after(after.or(last_event_id))?).into_response());
+        let events = match scope {
+            Some(scope) => log.after_scoped(after.or(last_event_id), scope)?,
+            None => log.after(after.or(last_event_id))?,
+        };
+        return Ok(Json(events).into_response());
     }
     // An explicit `after` is checked now (410); a reconnect's Last-Event-ID gets a gap event.
     let sub = match after {
         Some(a) => log.subscribe(Some(a), true)?,
         None => log.subscribe(last_event_id, false)?,
+    };
+    let sub = match scope {
+        Some(scope) => sub.scoped(scope.clone()),
+        None => sub,
     };
     let stream = futures_util::stream::unfold(sub, |mut sub| async move {
         let batch = sub.next_batch().await?;
@@ -852,6 +965,8 @@ pub struct EventStream {
     parser: SseParser,
     pending: VecDeque<SseMessage>,
     last_id: Option<u64>,
+    /// `last_id` just before the last event was decoded.
+    before_event: Option<u64>,
     reconnect: Reconnect,
     ended: bool,
 }
@@ -868,6 +983,7 @@ impl EventStream {
             parser: SseParser::new(),
             pending: VecDeque::new(),
             last_id: None,
+            before_event: None,
             reconnect,
             ended: false,
         };
@@ -878,6 +994,15 @@ impl EventStream {
     /// The seq of the last event (or gap) received: where a reconnect resumes.
     pub fn last_seq(&self) -> Option<u64> {
         self.last_id
+    }
+
+    /// The stream's position just before the event [`next`](Self::next) returned last: the
+    /// seq of the item before it, or a later one the server moved the position to with an
+    /// `id`-only message (at the start of a stream, and after events a token scoped to some
+    /// groups may not see were withheld). When the event's seq is one above it, nothing this
+    /// client may see was skipped; above that, events were lost. `None` before any position.
+    pub fn position_before_last_event(&self) -> Option<u64> {
+        self.before_event
     }
 
     async fn connect(
@@ -921,6 +1046,7 @@ impl EventStream {
             status: 200,
             reason,
         };
+        let before = self.last_id;
         if let Some(id) = m.id.as_deref().and_then(|i| i.parse::<u64>().ok()) {
             self.last_id = Some(id);
         }
@@ -930,6 +1056,7 @@ impl EventStream {
         }
         let e: Event =
             serde_json::from_str(&m.data).map_err(|e| bad(format!("event {:?}: {e}", m.event)))?;
+        self.before_event = before;
         self.last_id = Some(e.seq);
         Ok(Received::Event(e))
     }
@@ -1096,6 +1223,63 @@ mod tests {
             ]
         );
         assert_eq!(p.retry_ms, Some(50));
+    }
+
+    #[tokio::test]
+    async fn a_scoped_subscription_tells_where_it_skipped() {
+        let log = Arc::new(EventLog::new(16, 1));
+        let group = |seq: u64, g: &str| Event {
+            seq,
+            at: 0,
+            kind: EventKind::GroupDeleted { group: g.into() },
+        };
+        let switch = |seq: u64| Event {
+            seq,
+            at: 0,
+            kind: EventKind::SwitchUp { dpid: Dpid(1) },
+        };
+        for e in [
+            group(1, "g1"),
+            group(2, "g2"),
+            group(3, "g2"),
+            switch(4),
+            group(5, "g2"),
+        ] {
+            log.push(e);
+        }
+        let scope = GroupScope::from_list(["g1"]).unwrap();
+        let mut sub = log.subscribe(Some(0), true).unwrap().scoped(scope.clone());
+        let items = sub.next_batch().await.unwrap();
+        let shown: Vec<String> = items
+            .iter()
+            .map(|i| match i {
+                Item::Event(e) => format!("e{}", e.seq),
+                Item::Position(p) => format!("p{p}"),
+                Item::Gap(g) => format!("{g:?}"),
+            })
+            .collect();
+        // Each visible event is one above the position before it.
+        assert_eq!(shown, ["p0", "e1", "p3", "e4", "p5"]);
+        let json: Vec<u64> = log
+            .after_scoped(None, &scope)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(json, [1, 4]);
+        // Every group: nothing withheld.
+        let mut all = log
+            .subscribe(Some(0), true)
+            .unwrap()
+            .scoped(GroupScope::Any);
+        let n = all
+            .next_batch()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|i| matches!(i, Item::Event(_)))
+            .count();
+        assert_eq!(n, 5);
     }
 
     #[tokio::test]

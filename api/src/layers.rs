@@ -108,7 +108,14 @@ async fn observe<S: Service>(State(svc): State<Arc<S>>, req: Request, next: Next
     responses(
         (status = 200, description = "With `Accept: text/event-stream`: the stream (`id: seq`, \
             `event: type`, `data: Event`; `gap` events; keep-alive comments). Otherwise the \
-            buffered events after `after`, as JSON.",
+            buffered events after `after`, as JSON. A token scoped to some groups gets only \
+            the events of those groups and the fabric's (switches, ports, links, hosts, \
+            switch errors, `restored`); seqs stay the server's, so its events are not \
+            consecutive. The stream says so: after each run of withheld events it sends a \
+            message with only `id: <last withheld seq>` (no data; an `EventSource` moves its \
+            Last-Event-ID and dispatches nothing), so the next event's seq is always one above \
+            the last `id` the client got. A seq more than one above it means events were \
+            lost; the server reports losses it knows of with a `gap` event or 410.",
             content(
                 (Vec<Event> = "application/json"),
                 (String = "text/event-stream")
@@ -121,14 +128,16 @@ async fn observe<S: Service>(State(svc): State<Arc<S>>, req: Request, next: Next
 )]
 pub(crate) async fn get_events<S: Service>(
     State(svc): State<Arc<S>>,
-    _meta: RequestMeta,
+    meta: RequestMeta,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let log = svc.events().ok_or_else(|| ApiError::NotFound {
         resource: "the event stream of this server".to_owned(),
     })?;
-    events::serve(&log, &uri, &headers)
+    // A token scoped to some groups sees only their events (and the fabric's).
+    let scope = meta.principal.as_ref().map(|p| &p.groups);
+    events::serve(&log, &uri, &headers, scope)
 }
 
 /// Prometheus metrics (text exposition format 0.0.4).

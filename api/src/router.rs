@@ -161,7 +161,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             `ApiError` schema for every type and its extension members.\n\n\
             Headers: `X-Trace-Id` (1-16 hex digits) or W3C `traceparent` (its low 64 bits) sets \
             the transaction's trace id, which is the cookie of its flows; `Idempotency-Key` \
-            makes a POST safe to retry.",
+            makes a POST safe to retry.\n\n\
+            Tokens scoped to some negotiating groups see only those groups: lists hold only \
+            their items; a subset, BIER lease, claim or block of another group named by \
+            address or id is answered as if it did not exist (404, or 410 for claims and \
+            blocks); a claim or block is renewed or released only by the token that took it \
+            (or an admin token; 403 otherwise); `GET /v1/events` withholds other groups' \
+            events and says where (see its description).",
         license(name = "Apache-2.0")
     ),
     paths(
@@ -347,7 +353,8 @@ async fn list_hosts<S: Service>(
 /// Every negotiating group.
 #[utoipa::path(
     get, path = "/v1/groups", tag = "groups",
-    responses((status = 200, description = "Every group", body = Vec<Group>))
+    responses((status = 200, description = "Every group (in the token's scope)",
+        body = Vec<Group>))
 )]
 async fn list_groups<S: Service>(
     State(svc): State<Arc<S>>,
@@ -490,7 +497,8 @@ async fn create_subset<S: Service>(
 /// Every live subset.
 #[utoipa::path(
     get, path = "/v1/subsets", tag = "subsets",
-    responses((status = 200, description = "Every live subset", body = Vec<Subset>))
+    responses((status = 200, description = "Every live subset (of the token's groups)",
+        body = Vec<Subset>))
 )]
 async fn list_subsets<S: Service>(
     State(svc): State<Arc<S>>,
@@ -507,8 +515,8 @@ async fn list_subsets<S: Service>(
         (status = 200, description = "The subset", body = Subset),
         (status = 400, description = "Not an IP address (bad-path-parameter)", body = Problem,
             content_type = PROBLEM_JSON),
-        (status = 404, description = "No live subset at this address (not-found)",
-            body = Problem, content_type = PROBLEM_JSON)
+        (status = 404, description = "No live subset at this address, or one of a group \
+            outside the token's scope (not-found)", body = Problem, content_type = PROBLEM_JSON)
     )
 )]
 async fn get_subset<S: Service>(
@@ -527,8 +535,8 @@ async fn get_subset<S: Service>(
         (status = 204, description = "Removed from every switch"),
         (status = 400, description = "Not an IP address (bad-path-parameter)", body = Problem,
             content_type = PROBLEM_JSON),
-        (status = 404, description = "No live subset at this address (not-found)",
-            body = Problem, content_type = PROBLEM_JSON)
+        (status = 404, description = "No live subset at this address, or one of a group \
+            outside the token's scope (not-found)", body = Problem, content_type = PROBLEM_JSON)
     )
 )]
 async fn delete_subset<S: Service>(

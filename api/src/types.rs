@@ -407,6 +407,10 @@ pub struct Group {
     pub members: Vec<IpAddr>,
     /// The membership version: it grows by one with every change of `members`.
     pub version: u64,
+    /// Whether IGMP / MLD snooping decides `members` (the group was put with
+    /// `"members": "snooped"`); false for a listed group. Absent means false.
+    #[serde(default)]
+    pub snooped: bool,
 }
 
 /// The body of `POST /v1/groups/{name}/subsets`: deliver to these members of the group.

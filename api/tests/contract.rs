@@ -1044,3 +1044,127 @@ async fn swagger_ui_is_served_from_the_binary() {
         .unwrap()
         .contains("/v1/openapi.json"));
 }
+
+/// The `(method, path)` of every `.route(..)` call of `router_with`, read from the router's
+/// source: the router cannot list its routes, and a hand-kept list misses a new route.
+fn routes_in_router_source() -> Vec<(String, String)> {
+    let src = include_str!("../src/router.rs");
+    let start = src.find("let routes = Router::new()").unwrap();
+    let end = start + src[start..].find(".layer(").unwrap();
+    let mut out = Vec::new();
+    for call in src[start..end].split(".route(").skip(1) {
+        let path = call.split('"').nth(1).unwrap().to_owned();
+        let bytes = call.as_bytes();
+        for method in ["get", "put", "post", "delete", "patch"] {
+            let pat = format!("{method}(");
+            // `get(` as a word: not the tail of `budget(` or a handler name.
+            let found = call.match_indices(&pat).any(|(i, _)| {
+                i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_')
+            });
+            if found {
+                out.push((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn every_routed_operation_is_documented_and_has_an_auth_rule() {
+    let routed = routes_in_router_source();
+    // The reader works: it sees routes with one method and with several.
+    for known in [
+        ("get", "/healthz"),
+        ("put", "/v1/groups/{name}"),
+        ("delete", "/v1/groups/{name}"),
+        ("post", "/v1/claims/{id}/renew"),
+    ] {
+        assert!(
+            routed.contains(&(known.0.to_owned(), known.1.to_owned())),
+            "{known:?} not found in {routed:?}"
+        );
+    }
+    // Routed == documented (the OpenAPI document the server serves).
+    let doc = serde_json::to_value(api::openapi()).unwrap();
+    let mut documented = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
+                documented.push((method.clone(), path.clone()));
+            }
+        }
+    }
+    documented.sort();
+    assert_eq!(routed, documented, "router vs OpenAPI document");
+    // Every routed operation has its row in auth::ROUTE_RULES (an unlisted route would need
+    // `admin`); a write has a row of its own, not a wildcard's.
+    let mut missing = Vec::new();
+    for (method, path) in &routed {
+        let concrete = path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let m: Method = method.to_uppercase().parse().unwrap();
+        match api::auth::rule_for(api::auth::ROUTE_RULES, &m, &concrete) {
+            None => missing.push(format!("{m} {path}")),
+            Some((rule, _)) if m != Method::GET && rule.pattern != path => missing.push(format!(
+                "{m} {path} (only {} {})",
+                rule.method, rule.pattern
+            )),
+            Some(_) => {}
+        }
+    }
+    // The document and Swagger UI (merged, not `.route` calls) are open.
+    for path in [api::OPENAPI_PATH, "/v1/docs/", "/v1/docs/index.html"] {
+        if api::auth::rule_for(api::auth::ROUTE_RULES, &Method::GET, path).is_none() {
+            missing.push(format!("GET {path}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no auth::ROUTE_RULES row for {missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn groups_say_whether_snooping_decides_their_members() {
+    let s = start().await;
+    let snooped = GroupSpec {
+        address: ip("239.1.1.9"),
+        members: api::GroupMembers::Snooped,
+    };
+    let created = s.client.put_group(&name("tv"), &snooped).await.unwrap();
+    assert!(created.into_inner().snooped);
+    define_groups(&s.client).await;
+    let (status, _, bytes) = raw(&s.base, Method::GET, "/v1/groups", &[], None).await;
+    assert_eq!(status, 200);
+    let list: Value = serde_json::from_slice(&bytes).unwrap();
+    let flags: Vec<(&str, &Value)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["name"].as_str().unwrap(), &g["snooped"]))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("storage", &json!(false)),
+            ("storage6", &json!(false)),
+            ("tv", &json!(true))
+        ]
+    );
+    // An answer from a server without the field still reads (as a listed group).
+    let old: api::Group = serde_json::from_value(
+        json!({"name": "g", "address": "239.1.1.1", "members": [], "version": 1}),
+    )
+    .unwrap();
+    assert!(!old.snooped);
+    // The OpenAPI document describes it, as optional.
+    let doc = s.client.openapi().await.unwrap();
+    let group = &doc["components"]["schemas"]["Group"];
+    assert_eq!(group["properties"]["snooped"]["type"], "boolean", "{group}");
+    let required = group["required"].as_array().unwrap();
+    assert!(!required.contains(&json!("snooped")), "{group}");
+}

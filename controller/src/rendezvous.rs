@@ -64,6 +64,9 @@ pub const WINDOW: usize = 64 * 1024;
 /// Addresses planned into lanes per step: a big plan is applied in steps, one per turn of the
 /// controller, so its first messages go out while the rest is being built.
 pub const SLICE: usize = 4096;
+/// Addresses in a version's first step: small, so the first messages reach the switch (and
+/// `PUT` is answered) while the rest is still being built.
+pub const FIRST_SLICE: usize = 512;
 /// Most chunks sent per switch at one time (a command, a barrier reply): small bursts get the
 /// first bytes to the switch early and keep it busy while the rest is built, instead of one
 /// burst of the whole window that the switch waits for.
@@ -489,16 +492,66 @@ pub struct Plan {
     pub pending: Option<PendingApply>,
 }
 
-/// Per address, P_S(s) per switch (shared by the copies of a subset).
-pub type DesiredPorts = BTreeMap<IpAddr, std::sync::Arc<BTreeMap<Dpid, Vec<PortNo>>>>;
+/// P_S(s) per switch of one subset: the buckets of its group there.
+pub type SubsetPorts = std::sync::Arc<BTreeMap<Dpid, Vec<PortNo>>>;
+
+/// A plan version's desired install, per rank rather than per address: P_S(s) per switch of
+/// every subset (`None`: it cannot be delivered now), shared by its copies. Address number `i`
+/// (`0 ≤ i < copies·count`) is copy `i / count` of rank `i % count`, so ascending `i` is
+/// ascending address ([`crate::rank::address`]). A plan of 25,000 addresses is then 56
+/// entries, not a map of 25,000 built and taken apart again while its first messages wait.
+#[derive(Clone, Debug)]
+pub struct DesiredPorts {
+    pub base: IpAddr,
+    pub n: usize,
+    pub k: usize,
+    pub copies: u32,
+    /// Per rank (`0..count`).
+    pub ports: Vec<Option<SubsetPorts>>,
+}
+
+impl DesiredPorts {
+    /// copies · count: how many address numbers there are.
+    pub fn numbers(&self) -> u64 {
+        (self.ports.len() as u64).saturating_mul(u64::from(self.copies))
+    }
+
+    /// Address number `i` and its ports, if its subset can be delivered.
+    pub fn get(&self, i: u64) -> Option<(IpAddr, &BTreeMap<Dpid, Vec<PortNo>>)> {
+        let count = self.ports.len() as u64;
+        let r = i.checked_rem(count)?;
+        let copy = u32::try_from(i / count).ok()?;
+        let ports = self.ports.get(usize::try_from(r).ok()?)?.as_deref()?;
+        let addr = rank::address(self.base, self.n, self.k, copy, r).ok()?;
+        Some((addr, ports))
+    }
+
+    /// Whether the version installs `addr` (a deliverable subset's copy).
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        rank::locate(self.base, self.n, self.k, self.copies, addr)
+            .and_then(|(_, r)| self.ports.get(usize::try_from(r).ok()?))
+            .is_some_and(Option::is_some)
+    }
+
+    /// Per switch, how many addresses need a group and a flow there.
+    pub fn per_switch(&self) -> BTreeMap<Dpid, u64> {
+        let mut m = BTreeMap::new();
+        for sw in self.ports.iter().flatten() {
+            for d in sw.keys() {
+                *m.entry(*d).or_insert(0) += u64::from(self.copies);
+            }
+        }
+        m
+    }
+}
 
 /// What is left of applying a plan version.
 #[derive(Clone, Debug)]
 pub struct PendingApply {
-    /// Addresses not applied yet.
+    /// Every address of the version.
     pub desired: DesiredPorts,
-    /// Every address of the version (the others are removed at the end).
-    pub all: BTreeSet<IpAddr>,
+    /// The next address number to apply (those before it are applied).
+    pub next: u64,
     /// A new version (else a reroute, which keeps undeliverable subsets' rules).
     pub bump: bool,
     /// A switch that ran out of group ids.
@@ -767,8 +820,11 @@ impl Lane {
         if self.queue.is_empty() || self.unacked + BARRIER_EVERY > WINDOW {
             return None;
         }
-        let mut bodies = Vec::new();
-        let mut meta = Vec::new();
+        // Sized once: growing by doubling moved every body built so far (about 100 bytes
+        // each) ten times per chunk.
+        let cap = BARRIER_EVERY.min(self.queue.len());
+        let mut bodies = Vec::with_capacity(cap);
+        let mut meta = Vec::with_capacity(cap);
         while bodies.len() < BARRIER_EVERY {
             match self.queue.pop_front() {
                 Some(Item::Msg(q)) => {
@@ -1086,6 +1142,10 @@ pub struct Rendezvous {
     pub next_plan_id: u32,
     /// The last journal entry emitted (or restored).
     pub journal_seq: u64,
+    /// A plan finished installing: the snapshot is taken on the next turn, so the
+    /// `PlanChanged … Ready` event and the answers waiting for it are not held up by encoding
+    /// every entry of the plan.
+    pub persist_due: bool,
 }
 
 impl Rendezvous {

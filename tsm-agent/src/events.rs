@@ -5,7 +5,10 @@
 //! resumes after the last sequence number it saw, and resynchronises — re-reads every
 //! group's membership version and checks the blocks held ([`crate::Agent::resync`]) — when:
 //! - it starts following (what happened before is unknown);
-//! - a sequence number is skipped (`seq` ≠ previous + 1: events were lost);
+//! - a sequence number is skipped (`seq` ≠ previous + 1: events were lost). The previous
+//!   position includes the `id`-only messages the server sends after events it withholds
+//!   from a token scoped to some groups ([`api::events::EventStream::position_before_last_event`]),
+//!   so a scoped agent's filtered stream is not mistaken for a lossy one;
 //! - the controller says so: a `gap` item, a `410 events-gone` answer to the resume point,
 //!   or a `restored` event (the controller reloaded its state);
 //! - a group is deleted (its plan, claims and blocks end with it).
@@ -67,6 +70,14 @@ impl SyncStats {
 
     fn last_seq(&self) -> Option<u64> {
         self.next_seq.load(Ordering::Acquire).checked_sub(1)
+    }
+
+    /// The server moved the stream's position to `seq` without sending the events up to it
+    /// (withheld from a token scoped to some groups, or the start of a stream): they are not
+    /// lost, the next event is expected at `seq + 1`.
+    fn moved_to(&self, seq: u64) {
+        self.next_seq
+            .fetch_max(seq.saturating_add(1), Ordering::AcqRel);
     }
 
     /// Records `seq`; whether it skipped some (a gap).
@@ -144,6 +155,10 @@ async fn follow_one(inner: &Arc<Inner>, client: &Client) -> bool {
         match item {
             Ok(Received::Event(ev)) => {
                 stats.events.fetch_add(1, Ordering::AcqRel);
+                // Seqs withheld by the token's scope are not a gap: the server said so.
+                if let Some(p) = stream.position_before_last_event() {
+                    stats.moved_to(p);
+                }
                 let skipped = stats.saw(ev.seq);
                 match (skipped, action(&ev.kind)) {
                     (true, _) | (_, Action::Resync) => {
@@ -217,6 +232,19 @@ mod tests {
         assert!(s.saw(8));
         assert!(s.saw(3), "going back is a gap too (another controller)");
         assert_eq!(s.status().last_seq, Some(3));
+    }
+
+    #[test]
+    fn positions_the_server_moved_to_are_not_gaps() {
+        let s = SyncStats::default();
+        assert!(!s.saw(5));
+        // 6..=9 withheld by scope, then 10.
+        s.moved_to(9);
+        assert!(!s.saw(10));
+        // A position behind the agent's changes nothing; a real jump is still a gap.
+        s.moved_to(3);
+        assert!(!s.saw(11));
+        assert!(s.saw(13));
     }
 
     #[test]

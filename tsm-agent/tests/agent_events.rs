@@ -99,3 +99,63 @@ async fn skipped_sequence_numbers_make_the_agent_resynchronise() {
     let s = agent.sync_status();
     assert_eq!((s.gaps, s.resyncs, s.events), (1, 2, 4));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_withheld_from_a_scoped_token_are_not_gaps_but_lost_ones_are() {
+    use api::auth::{Authenticator, GroupScope, Right, TokenHash, TokenSpec};
+    use std::sync::Arc;
+
+    // The real router with tokens: the agent's token may use only "storage".
+    const SECRET: &str = "tsm_agent_scope_0123456789abcdef0123456789";
+    let fabric = Arc::new(common::Fabric::new());
+    let auth = Authenticator::new([TokenSpec {
+        name: "agent".into(),
+        hash: TokenHash::of(SECRET),
+        groups: GroupScope::from_list(["storage"]).unwrap(),
+        rights: [Right::Claims].into(),
+    }])
+    .unwrap();
+    let app = api::router_with(
+        Arc::clone(&fabric),
+        api::RouterConfig::new().auth(Arc::new(auth)),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+
+    let agent = Agent::new(&[&url], Some(SECRET)).unwrap();
+    eventually("following", || {
+        let s = agent.sync_status();
+        s.connected && s.resyncs == 1
+    })
+    .await;
+    let other = |seq: u64| {
+        event(
+            seq,
+            EventKind::PlanDeleted {
+                group: "other".into(),
+            },
+        )
+    };
+    let log = &fabric.events;
+    // 2, 3 and 5 concern a group outside the token's scope: the agent never sees them.
+    for e in [switch_up(1), other(2), other(3), switch_up(4), other(5)] {
+        log.push(e);
+    }
+    eventually("the two visible events", || agent.sync_status().events == 2).await;
+    log.push(switch_up(6));
+    eventually("the next visible event", || agent.sync_status().events == 3).await;
+    let s = agent.sync_status();
+    assert_eq!((s.gaps, s.resyncs, s.last_seq), (0, 1, Some(6)));
+
+    // A real loss (7 and 8 never logged) is still a gap, and the state is re-read.
+    log.push(switch_up(9));
+    eventually("the gap is noticed", || {
+        let s = agent.sync_status();
+        s.gaps == 1 && s.resyncs == 2
+    })
+    .await;
+    server.abort();
+}

@@ -97,9 +97,45 @@ async fn health_and_empty_lists() {
         "ok (tsmd 9.9.9-test)\n"
     );
     let table = tsmctl(&["--url", url, "groups"]).await.ok();
-    assert_eq!(table, "NAME  ADDRESS  VERSION  N  MEMBERS\n");
+    assert_eq!(table, "NAME  ADDRESS  VERSION  SNOOPED  N  MEMBERS\n");
     assert_eq!(
         tsmctl(&["--url", url, "--json", "subsets"]).await.json(),
         json!([])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_show_which_are_snooped() {
+    let server = serve().await;
+    let url = server.url.as_str();
+    let client = api::Client::new(url).unwrap();
+    for (name, address, members) in [
+        (
+            "listed",
+            "239.1.1.1",
+            api::GroupMembers::List(vec!["10.0.0.1".parse().unwrap()]),
+        ),
+        ("learned", "239.1.1.2", api::GroupMembers::Snooped),
+    ] {
+        let spec = api::GroupSpec {
+            address: address.parse().unwrap(),
+            members,
+        };
+        client
+            .put_group(&name.parse().unwrap(), &spec)
+            .await
+            .unwrap();
+    }
+    let table = tsmctl(&["--url", url, "groups"]).await.ok();
+    assert_aligned(&table);
+    assert_eq!(
+        rows(&table),
+        [
+            ["learned", "239.1.1.2", "1", "yes", "0", "-"],
+            ["listed", "239.1.1.1", "1", "no", "1", "10.0.0.1"],
+        ]
+    );
+    let json = tsmctl(&["--url", url, "--json", "groups"]).await.json();
+    assert_eq!(json[0]["snooped"], true, "{json}");
+    assert_eq!(json[1]["snooped"], false, "{json}");
 }

@@ -42,6 +42,7 @@ async fn group_put_get_delete() {
             "storage",
             "239.1.1.1",
             "1",
+            "no",
             "6",
             "10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4 +2 more"
         ]]
@@ -58,14 +59,14 @@ async fn group_put_get_delete() {
         .json();
     assert_eq!(
         got,
-        json!({"name": "storage", "address": "239.1.1.1", "members": ["10.0.0.1", "10.0.0.2"], "version": 2})
+        json!({"name": "storage", "address": "239.1.1.1", "members": ["10.0.0.1", "10.0.0.2"], "version": 2, "snooped": false})
     );
     let table = tsmctl(&["--url", url, "group", "get", "storage"])
         .await
         .ok();
     assert_eq!(
         rows(&table),
-        [["storage", "239.1.1.1", "2", "2", "10.0.0.1,10.0.0.2"]]
+        [["storage", "239.1.1.1", "2", "no", "2", "10.0.0.1,10.0.0.2"]]
     );
 
     // IPv6 too, listed next to the first.

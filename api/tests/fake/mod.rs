@@ -271,6 +271,7 @@ impl State {
                 }
                 group.address = spec.address;
                 group.members = spec.members.listed().to_vec();
+                group.snooped = spec.members.is_snooped();
                 Upsert::Replaced(group.clone())
             }
             None => {
@@ -279,6 +280,7 @@ impl State {
                     address: spec.address,
                     members: spec.members.listed().to_vec(),
                     version: 1,
+                    snooped: spec.members.is_snooped(),
                 };
                 self.groups.insert(name, group.clone());
                 Upsert::Created(group)

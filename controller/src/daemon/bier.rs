@@ -282,11 +282,18 @@ pub(super) async fn assign(
 
 pub(super) async fn release(
     svc: &TsmdService,
-    _meta: RequestMeta,
+    meta: RequestMeta,
     address: IpAddr,
 ) -> Result<(), ApiError> {
     let span = info_span!("api", op = "release_bier", addr = %address);
     async move {
+        // The route names no group: another group's lease is answered as no lease (`scope`).
+        let group = svc
+            .query(move |v| v.ctl.bier_lease(address).map(|l| l.group))
+            .await?;
+        if group.is_some_and(|g| !super::scope::visible(&meta, &g)) {
+            return Err(super::scope::no_bier_lease(address));
+        }
         let command = Command::Bier(BierCommand::Release { addr: address });
         match svc
             .command_or_timeout(command, "BIER lease removal")
@@ -302,13 +309,24 @@ pub(super) async fn release(
 
 pub(super) async fn switch_bift(
     svc: &TsmdService,
-    _meta: RequestMeta,
+    meta: RequestMeta,
     dpid: ApiDpid,
 ) -> Result<SwitchBift, ApiError> {
     svc.query(move |v| {
         v.ctl
             .bier_switch(Dpid(dpid.0))
             .map(|s| switch_dto(&s))
+            .map(|mut s| {
+                // Only the leases of groups the token may see (`scope`).
+                if super::scope::scoped(&meta) {
+                    s.bfirs.retain(|f| {
+                        v.ctl
+                            .bier_lease(f.address)
+                            .is_some_and(|l| super::scope::visible(&meta, &l.group))
+                    });
+                }
+                s
+            })
             .ok_or_else(|| ApiError::NotFound {
                 resource: format!("switch {dpid}"),
             })

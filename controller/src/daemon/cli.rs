@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use super::settings::{ConfigErrors, LogFormat, Overrides, Settings};
+use super::settings::{ConfigErrors, LogFormat, Overrides, Settings, SnoopOverrides};
 
 /// tsmd: the TSM controller. Switches connect over OpenFlow 1.3; senders ask for subset
 /// groups over HTTP.
@@ -113,6 +113,9 @@ pub struct RunArgs {
     /// Keep-alive comment interval of idle event streams [default: 15000].
     #[arg(long, env = "TSMD_EVENTS_KEEPALIVE_MS", value_name = "MS")]
     pub events_keepalive_ms: Option<u64>,
+    /// The `[snoop]` settings (`--snoop-*`, `TSMD_SNOOP_*`).
+    #[command(flatten)]
+    pub snoop: SnoopOverrides,
 }
 
 impl RunArgs {
@@ -139,6 +142,7 @@ impl RunArgs {
             idempotency_max_keys: self.idempotency_max_keys,
             events_buffer: self.events_buffer,
             events_keepalive_ms: self.events_keepalive_ms,
+            snoop: self.snoop.clone(),
         }
     }
 

@@ -145,7 +145,35 @@ enum Stuck {
     Broken,
 }
 
+/// The most capacity a connection's encode buffer keeps between turns (a bulk install's
+/// turn is about 1 MiB; regrowing it from nothing every turn copied it about twice).
+const KEEP_OUT: usize = 4 << 20;
+
 impl Outbox {
+    /// Like [`Outbox::hand_over`], but a buffer the socket takes whole stays with the caller,
+    /// emptied with its capacity kept, for the next turn's messages.
+    fn hand_over_kept(&self, buf: &mut Vec<u8>) -> Result<(), Stuck> {
+        if self.queued.load(Ordering::Acquire) == 0 {
+            match self.wr.try_write(buf) {
+                Ok(n) if n == buf.len() => {
+                    buf.clear();
+                    if buf.capacity() > KEEP_OUT {
+                        *buf = Vec::new();
+                    }
+                    return Ok(());
+                }
+                Ok(n) => {
+                    let rest = buf.get(n..).unwrap_or_default().to_vec();
+                    buf.clear();
+                    return self.queue(rest);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return Err(Stuck::Broken),
+            }
+        }
+        self.queue(std::mem::take(buf))
+    }
+
     fn hand_over(&self, buf: Vec<u8>) -> Result<(), Stuck> {
         let rest = if self.queued.load(Ordering::Acquire) == 0 {
             match self.wr.try_write(&buf) {
@@ -157,6 +185,11 @@ impl Outbox {
         } else {
             buf
         };
+        self.queue(rest)
+    }
+
+    /// Behind what is queued, for the writer task.
+    fn queue(&self, rest: Vec<u8>) -> Result<(), Stuck> {
         self.queued.fetch_add(1, Ordering::AcqRel);
         match self.tx.try_send(rest) {
             Ok(()) => Ok(()),
@@ -584,8 +617,7 @@ impl Driver {
             if rec.out.is_empty() {
                 continue;
             }
-            let buf = std::mem::take(&mut rec.out);
-            match rec.outbox.hand_over(buf) {
+            match rec.outbox.hand_over_kept(&mut rec.out) {
                 Ok(()) => {}
                 Err(Stuck::Full) => {
                     rec.span

@@ -14,6 +14,9 @@
 //! | `tsmd_http_requests_total` | counter | `method`, `route` (the route pattern), `status` |
 //! | `tsmd_events_last_seq` | gauge | — (the newest event's seq) |
 //! | `tsmd_idempotency_keys` | gauge | — (remembered answers) |
+//! | `tsmd_snoop_*_total` | counter | — (IGMP / MLD snooping, one per [`SnoopCounters`] field: [`SNOOP_COUNTERS`]) |
+//! | `tsmd_snoop_groups` | gauge | — (group addresses with a snooped member) |
+//! | `tsmd_snoop_receivers` | gauge | — (receivers tracked: host, port and group) |
 //!
 //! Guarantees: recording never blocks for long (atomics; the two maps take a short lock) and
 //! never allocates per OpenFlow message; label sets are bounded (route patterns, not paths;
@@ -30,6 +33,8 @@ use std::time::Duration;
 use openflow::error_msg::ErrorCode;
 use openflow::header::MsgType;
 use openflow::{Body, Message};
+
+use crate::snoop::{SnoopCounters, Snooper};
 
 /// How many distinct OpenFlow error (type, code) series are kept.
 pub const MAX_ERROR_SERIES: usize = 256;
@@ -107,6 +112,81 @@ pub struct Gauges {
     pub groups: u64,
     pub events_last_seq: u64,
     pub idempotency_keys: u64,
+    pub snoop: SnoopGauges,
+}
+
+/// IGMP / MLD snooping as the core sees it at scrape time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SnoopGauges {
+    pub counters: SnoopCounters,
+    /// Group addresses with at least one member (receivers, or members restored from a
+    /// snapshot that have not reported again yet).
+    pub groups: u64,
+    /// Receivers tracked, over every group and port.
+    pub receivers: u64,
+}
+
+impl SnoopGauges {
+    /// Reads `s` (linear in the number of receivers, at most `max_receivers`).
+    pub fn read(s: &Snooper) -> SnoopGauges {
+        let groups = s.groups();
+        let receivers = groups.iter().map(|g| s.receivers(*g).len() as u64).sum();
+        SnoopGauges {
+            counters: *s.counters(),
+            groups: groups.len() as u64,
+            receivers,
+        }
+    }
+}
+
+/// The snooping counters' metric names (without `tsmd_snoop_` and `_total`) and help texts,
+/// in the order of [`SnoopCounters`]' fields.
+pub const SNOOP_COUNTERS: [(&str, &str); 12] = [
+    ("packets", "IGMP and MLD packets snooped (well-formed, from other hosts)."),
+    ("malformed", "Frames that claimed to be IGMP or MLD but could not be read."),
+    ("non_edge", "IGMP and MLD packets ignored because they came from an inter-switch port."),
+    ("own_queries", "Our own queries that came back to us (ignored)."),
+    ("foreign_queries", "Queries from another querier."),
+    ("reports", "Membership reports (v1/v2 reports, and v3 records that join or refresh)."),
+    ("leaves", "Leaves of a tracked receiver."),
+    ("fast_leaves", "Leaves that removed the last receiver of a port at once."),
+    ("unknown_leaves", "Leaves from a receiver not tracked there."),
+    ("expired", "Receivers whose membership timer ran out."),
+    ("ignored", "Reports ignored: group not snooped, no usable source, unknown record type, or beyond max_receivers."),
+    ("queries_sent", "Query frames sent (one per query and port set)."),
+];
+
+/// `c`'s values in the order of [`SNOOP_COUNTERS`]. The exhaustive pattern makes a new
+/// counter field a compile error here until it is exported.
+fn snoop_values(c: &SnoopCounters) -> [u64; 12] {
+    let SnoopCounters {
+        packets,
+        malformed,
+        non_edge,
+        own_queries,
+        foreign_queries,
+        reports,
+        leaves,
+        fast_leaves,
+        unknown_leaves,
+        expired,
+        ignored,
+        queries_sent,
+    } = *c;
+    [
+        packets,
+        malformed,
+        non_edge,
+        own_queries,
+        foreign_queries,
+        reports,
+        leaves,
+        fast_leaves,
+        unknown_leaves,
+        expired,
+        ignored,
+        queries_sent,
+    ]
 }
 
 /// Every metric of one tsmd.
@@ -281,9 +361,25 @@ impl Metrics {
                 "Remembered answers to idempotent POSTs.",
                 g.idempotency_keys,
             ),
+            (
+                "tsmd_snoop_groups",
+                "Group addresses with at least one member learned by IGMP / MLD snooping.",
+                g.snoop.groups,
+            ),
+            (
+                "tsmd_snoop_receivers",
+                "Receivers tracked by IGMP / MLD snooping (host, port and group).",
+                g.snoop.receivers,
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} gauge");
+            let _ = writeln!(out, "{name} {v}");
+        }
+        for ((short, help), v) in SNOOP_COUNTERS.iter().zip(snoop_values(&g.snoop.counters)) {
+            let name = format!("tsmd_snoop_{short}_total");
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {v}");
         }
         let name = "tsmd_http_requests_total";
@@ -564,6 +660,11 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(get("tsmd_switches_connected", &[]), Some(3.0));
+        // Every snooping counter is a family of its own, zero until counted.
+        for (short, _) in SNOOP_COUNTERS {
+            assert_eq!(get(&format!("tsmd_snoop_{short}_total"), &[]), Some(0.0));
+        }
+        assert_eq!(get("tsmd_snoop_groups", &[]), Some(0.0));
         assert_eq!(
             get(
                 "tsmd_http_requests_total",
@@ -571,6 +672,44 @@ mod tests {
             ),
             Some(1.0)
         );
+    }
+
+    #[test]
+    fn snooping_counters_keep_their_names() {
+        let g = Gauges {
+            snoop: SnoopGauges {
+                counters: SnoopCounters {
+                    packets: 11,
+                    reports: 7,
+                    leaves: 2,
+                    fast_leaves: 1,
+                    queries_sent: 3,
+                    malformed: 5,
+                    ..SnoopCounters::default()
+                },
+                groups: 4,
+                receivers: 9,
+            },
+            ..Gauges::default()
+        };
+        let text = Metrics::new().render(&g);
+        let samples = parse_exposition(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let value = |name: &str| samples.iter().find(|s| s.name == name).map(|s| s.value);
+        for (name, v) in [
+            ("tsmd_snoop_packets_total", 11.0),
+            ("tsmd_snoop_reports_total", 7.0),
+            ("tsmd_snoop_leaves_total", 2.0),
+            ("tsmd_snoop_fast_leaves_total", 1.0),
+            ("tsmd_snoop_queries_sent_total", 3.0),
+            ("tsmd_snoop_malformed_total", 5.0),
+            ("tsmd_snoop_expired_total", 0.0),
+            ("tsmd_snoop_groups", 4.0),
+            ("tsmd_snoop_receivers", 9.0),
+        ] {
+            assert_eq!(value(name), Some(v), "{name} in\n{text}");
+        }
+        assert!(text.contains("# TYPE tsmd_snoop_reports_total counter\n"));
+        assert!(text.contains("# TYPE tsmd_snoop_receivers gauge\n"));
     }
 
     #[test]

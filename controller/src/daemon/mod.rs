@@ -299,6 +299,7 @@ pub async fn start_with_store(
     let first_seq = loaded.as_ref().map_or(1, |s| s.next_seq.max(1));
     let (obs, idem_persister) =
         observe::Observability::start(&settings, idem_side, first_seq).await?;
+    service::scope::seed_events(&obs.events, &ctl);
     let persister = tokio::spawn(store::persister(store, persist_rx));
     let mut driver = driver::Driver::new(
         ctl,

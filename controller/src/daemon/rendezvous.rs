@@ -318,13 +318,20 @@ pub(super) async fn claim(
     group: GroupName,
     req: ClaimRequest,
 ) -> Result<Claim, ApiError> {
+    let started = std::time::Instant::now();
     let command = RvCommand::Claim {
         group: group.to_string(),
         members: req.members,
         lease: Duration::from_millis(req.lease_ms),
     };
     match svc.rv(command, "claim").await? {
-        RvReply::Claim(c) => claim_dto(&c),
+        RvReply::Claim(c) => {
+            // Answered claims only: a refusal is not a claim latency.
+            if let Some(m) = svc.metrics() {
+                m.observe_claim(started.elapsed());
+            }
+            claim_dto(&c)
+        }
         other => Err(ApiError::Internal {
             reason: format!("unexpected answer to a claim: {other:?}"),
         }),

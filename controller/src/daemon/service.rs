@@ -36,6 +36,11 @@ pub(super) mod bier;
 #[path = "rendezvous.rs"]
 pub(super) mod rendezvous;
 
+/// What a token scoped to some groups may see and touch (a child module: it uses the core
+/// channel).
+#[path = "scope.rs"]
+pub(super) mod scope;
+
 /// The API service of one tsmd.
 #[derive(Debug)]
 pub struct TsmdService {
@@ -45,6 +50,8 @@ pub struct TsmdService {
     ids: TraceIds,
     /// Metrics, the event log, readiness (issue 5); `None` in a bare service.
     obs: Option<super::observe::Observability>,
+    /// The token that took each claim and block (`scope`).
+    owners: scope::Owners,
 }
 
 /// Trace ids for requests that bring none: splitmix64 over a counter seeded from the clock
@@ -93,6 +100,7 @@ impl TsmdService {
             timeout,
             ids: TraceIds::new(),
             obs: None,
+            owners: scope::Owners::default(),
         }
     }
 
@@ -184,6 +192,7 @@ fn api_group(info: crate::command::GroupInfo, version: u64) -> Result<Group, Api
         address: info.addr,
         members: info.members,
         version,
+        snooped: info.snooped,
     })
 }
 
@@ -257,6 +266,7 @@ impl Service for TsmdService {
                 switches_connected: v.ctl.switches().iter().filter(|s| s.connected).count() as u64,
                 subsets_live: v.ctl.subsets().iter().filter(|s| is_ready(s)).count() as u64,
                 groups: v.ctl.groups().len() as u64,
+                snoop: super::metrics::SnoopGauges::read(v.ctl.snooper()),
                 ..Default::default()
             })
             .await?;
@@ -372,18 +382,21 @@ impl Service for TsmdService {
         .await?
     }
 
-    async fn groups(&self, _meta: RequestMeta) -> Result<Vec<Group>, ApiError> {
-        self.query(|v| {
-            v.ctl
-                .groups()
-                .into_iter()
-                .map(|g| {
-                    let version = v.version(&g.name);
-                    api_group(g, version)
-                })
-                .collect::<Result<Vec<Group>, ApiError>>()
-        })
-        .await?
+    async fn groups(&self, meta: RequestMeta) -> Result<Vec<Group>, ApiError> {
+        let mut groups = self
+            .query(|v| {
+                v.ctl
+                    .groups()
+                    .into_iter()
+                    .map(|g| {
+                        let version = v.version(&g.name);
+                        api_group(g, version)
+                    })
+                    .collect::<Result<Vec<Group>, ApiError>>()
+            })
+            .await??;
+        scope::retain(&meta, &mut groups, |g| g.name.as_str());
+        Ok(groups)
     }
 
     async fn delete_group(&self, _meta: RequestMeta, name: GroupName) -> Result<(), ApiError> {
@@ -457,26 +470,33 @@ impl Service for TsmdService {
         .await
     }
 
-    async fn subsets(&self, _meta: RequestMeta) -> Result<Vec<Subset>, ApiError> {
-        self.query(|v| {
-            v.ctl
-                .subsets()
-                .into_iter()
-                .filter(is_ready)
-                .map(api_subset)
-                .collect::<Result<Vec<Subset>, ApiError>>()
-        })
-        .await?
+    async fn subsets(&self, meta: RequestMeta) -> Result<Vec<Subset>, ApiError> {
+        let mut subsets = self
+            .query(|v| {
+                v.ctl
+                    .subsets()
+                    .into_iter()
+                    .filter(is_ready)
+                    .map(api_subset)
+                    .collect::<Result<Vec<Subset>, ApiError>>()
+            })
+            .await??;
+        scope::retain(&meta, &mut subsets, |s| s.group.as_str());
+        Ok(subsets)
     }
 
-    async fn subset(&self, _meta: RequestMeta, address: IpAddr) -> Result<Subset, ApiError> {
-        self.query(move |v| match v.ctl.subset(address) {
-            Some(s) if is_ready(&s) => api_subset(s),
-            _ => Err(ApiError::NotFound {
-                resource: format!("subset {address}"),
-            }),
-        })
-        .await?
+    async fn subset(&self, meta: RequestMeta, address: IpAddr) -> Result<Subset, ApiError> {
+        let s = self
+            .query(move |v| match v.ctl.subset(address) {
+                Some(s) if is_ready(&s) => api_subset(s),
+                _ => Err(scope::no_subset(address)),
+            })
+            .await??;
+        // Another group's subset is answered as no subset (`scope`).
+        if !scope::visible(&meta, s.group.as_str()) {
+            return Err(scope::no_subset(address));
+        }
+        Ok(s)
     }
 
     async fn delete_subset(&self, meta: RequestMeta, address: IpAddr) -> Result<(), ApiError> {
@@ -486,7 +506,11 @@ impl Service for TsmdService {
                 .query(move |v| v.ctl.subset(address).map(|s| (s.trace_id, s.group)))
                 .await?;
             if let Some((t, group)) = found {
-                // The route names no group: the token must be allowed the subset's.
+                // The route names no group: another group's subset is answered as no subset
+                // (`scope`), so its existence does not show.
+                if !scope::visible(&meta, &group) {
+                    return Err(scope::no_subset(address));
+                }
                 meta.authorize(Some(api::Right::Subsets), &group)?;
                 Span::current().record("trace_id", tracing::field::display(format!("{t:016x}")));
             }
@@ -521,9 +545,10 @@ impl Service for TsmdService {
 
     async fn switch_rules(
         &self,
-        _meta: RequestMeta,
+        meta: RequestMeta,
         dpid: ApiDpid,
     ) -> Result<api::SwitchRules, ApiError> {
+        scope::require_every_group(&meta, "the rules of a switch")?;
         self.query(move |v| super::rules_view::switch_rules(v, dpid))
             .await?
     }
@@ -551,9 +576,11 @@ impl Service for TsmdService {
 
     async fn rendezvous_plans(
         &self,
-        _meta: RequestMeta,
+        meta: RequestMeta,
     ) -> Result<Vec<api::RendezvousPlan>, ApiError> {
-        rendezvous::plans(self).await
+        let mut plans = rendezvous::plans(self).await?;
+        scope::retain(&meta, &mut plans, |p| p.group.as_str());
+        Ok(plans)
     }
 
     async fn delete_rendezvous(
@@ -566,53 +593,75 @@ impl Service for TsmdService {
 
     async fn claim(
         &self,
-        _meta: RequestMeta,
+        meta: RequestMeta,
         group: GroupName,
         req: api::ClaimRequest,
     ) -> Result<api::Claim, ApiError> {
-        rendezvous::claim(self, group, req).await
+        let c = rendezvous::claim(self, group, req).await?;
+        self.owners
+            .taken(&meta, scope::Lease::Claim(c.id.0), c.expires_at);
+        Ok(c)
     }
 
     async fn renew_claim(
         &self,
-        _meta: RequestMeta,
+        meta: RequestMeta,
         id: api::ClaimId,
         req: api::RenewRequest,
     ) -> Result<api::Claim, ApiError> {
-        rendezvous::renew_claim(self, id, req).await
+        scope::guard_lease(self, &meta, scope::Lease::Claim(id.0)).await?;
+        let c = rendezvous::renew_claim(self, id, req).await?;
+        self.owners.renewed(scope::Lease::Claim(id.0), c.expires_at);
+        Ok(c)
     }
 
-    async fn release_claim(&self, _meta: RequestMeta, id: api::ClaimId) -> Result<(), ApiError> {
-        rendezvous::release_claim(self, id).await
+    async fn release_claim(&self, meta: RequestMeta, id: api::ClaimId) -> Result<(), ApiError> {
+        scope::guard_lease(self, &meta, scope::Lease::Claim(id.0)).await?;
+        rendezvous::release_claim(self, id).await?;
+        self.owners.released(scope::Lease::Claim(id.0));
+        Ok(())
     }
 
-    async fn claims(&self, _meta: RequestMeta) -> Result<Vec<api::Claim>, ApiError> {
-        rendezvous::claims(self).await
+    async fn claims(&self, meta: RequestMeta) -> Result<Vec<api::Claim>, ApiError> {
+        let mut claims = rendezvous::claims(self).await?;
+        scope::retain(&meta, &mut claims, |c| c.group.as_str());
+        Ok(claims)
     }
 
     async fn take_block(
         &self,
-        _meta: RequestMeta,
+        meta: RequestMeta,
         group: GroupName,
         req: api::BlockRequest,
     ) -> Result<api::Block, ApiError> {
-        rendezvous::take_block(self, group, req).await
+        let b = rendezvous::take_block(self, group, req).await?;
+        self.owners
+            .taken(&meta, scope::Lease::Block(b.id.0), b.expires_at);
+        Ok(b)
     }
 
     async fn renew_block(
         &self,
-        _meta: RequestMeta,
+        meta: RequestMeta,
         id: api::BlockId,
         req: api::RenewRequest,
     ) -> Result<api::Block, ApiError> {
-        rendezvous::renew_block(self, id, req).await
+        scope::guard_lease(self, &meta, scope::Lease::Block(id.0)).await?;
+        let b = rendezvous::renew_block(self, id, req).await?;
+        self.owners.renewed(scope::Lease::Block(id.0), b.expires_at);
+        Ok(b)
     }
 
-    async fn release_block(&self, _meta: RequestMeta, id: api::BlockId) -> Result<(), ApiError> {
-        rendezvous::release_block(self, id).await
+    async fn release_block(&self, meta: RequestMeta, id: api::BlockId) -> Result<(), ApiError> {
+        scope::guard_lease(self, &meta, scope::Lease::Block(id.0)).await?;
+        rendezvous::release_block(self, id).await?;
+        self.owners.released(scope::Lease::Block(id.0));
+        Ok(())
     }
 
-    async fn blocks(&self, _meta: RequestMeta) -> Result<Vec<api::Block>, ApiError> {
-        rendezvous::blocks(self).await
+    async fn blocks(&self, meta: RequestMeta) -> Result<Vec<api::Block>, ApiError> {
+        let mut blocks = rendezvous::blocks(self).await?;
+        scope::retain(&meta, &mut blocks, |b| b.group.as_str());
+        Ok(blocks)
     }
 }

@@ -18,9 +18,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use api::auth::{Authenticator, GroupScope, Right, TokenHash, TokenSpec};
+use openflow::oxm::MacAddr;
 
 use crate::machine::Config;
 use crate::pool::AddrRange;
+use crate::snoop::{SnoopConfig, SnoopConfigError};
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -131,6 +133,86 @@ pub struct Overrides {
     pub idempotency_max_keys: Option<u64>,
     pub events_buffer: Option<u64>,
     pub events_keepalive_ms: Option<u64>,
+    /// The `[snoop]` section's flags.
+    pub snoop: SnoopOverrides,
+}
+
+/// The `[snoop]` settings given on the command line or in `TSMD_SNOOP_*` variables (a clap
+/// argument group that `tsmd run` and `tsmd check` flatten in); `None` leaves the file's or
+/// the default value.
+#[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
+#[non_exhaustive]
+pub struct SnoopOverrides {
+    /// IGMP / MLD snooping: true or false [default: true].
+    #[arg(
+        long = "snoop-enabled",
+        env = "TSMD_SNOOP_ENABLED",
+        value_name = "BOOL"
+    )]
+    pub enabled: Option<bool>,
+    /// Send IGMP / MLD queries: true or false [default: true].
+    #[arg(
+        long = "snoop-querier",
+        env = "TSMD_SNOOP_QUERIER",
+        value_name = "BOOL"
+    )]
+    pub querier: Option<bool>,
+    /// Robustness variable, 1-7 [default: 2].
+    #[arg(
+        long = "snoop-robustness",
+        env = "TSMD_SNOOP_ROBUSTNESS",
+        value_name = "N"
+    )]
+    pub robustness: Option<u64>,
+    /// General query interval [default: 125000].
+    #[arg(
+        long = "snoop-query-interval-ms",
+        env = "TSMD_SNOOP_QUERY_INTERVAL_MS",
+        value_name = "MS"
+    )]
+    pub query_interval_ms: Option<u64>,
+    /// Max response time of general queries, below the query interval [default: 10000].
+    #[arg(
+        long = "snoop-query-response-interval-ms",
+        env = "TSMD_SNOOP_QUERY_RESPONSE_INTERVAL_MS",
+        value_name = "MS"
+    )]
+    pub query_response_interval_ms: Option<u64>,
+    /// Max response time of group-specific queries [default: 1000].
+    #[arg(
+        long = "snoop-last-member-query-interval-ms",
+        env = "TSMD_SNOOP_LAST_MEMBER_QUERY_INTERVAL_MS",
+        value_name = "MS"
+    )]
+    pub last_member_query_interval_ms: Option<u64>,
+    /// Source MAC of the queries, unicast [default: 02:74:73:6d:00:01].
+    #[arg(
+        long = "snoop-querier-mac",
+        env = "TSMD_SNOOP_QUERIER_MAC",
+        value_name = "MAC"
+    )]
+    pub querier_mac: Option<String>,
+    /// Source address of IGMP queries [default: 0.0.0.0].
+    #[arg(
+        long = "snoop-querier-v4",
+        env = "TSMD_SNOOP_QUERIER_V4",
+        value_name = "IP"
+    )]
+    pub querier_v4: Option<Ipv4Addr>,
+    /// Source address of MLD queries, link-local [default: fe80::74:73ff:fe6d:1].
+    #[arg(
+        long = "snoop-querier-v6",
+        env = "TSMD_SNOOP_QUERIER_V6",
+        value_name = "IP"
+    )]
+    pub querier_v6: Option<Ipv6Addr>,
+    /// At most this many receivers are tracked [default: 65536].
+    #[arg(
+        long = "snoop-max-receivers",
+        env = "TSMD_SNOOP_MAX_RECEIVERS",
+        value_name = "N"
+    )]
+    pub max_receivers: Option<u64>,
 }
 
 /// A configuration key: its name in the file, its flag and its environment variable.
@@ -168,6 +250,16 @@ keys! {
     STATE_DIR = "store.state_dir", "--state-dir", "TSMD_STATE_DIR";
     LOG_FORMAT = "log.format", "--log-format", "TSMD_LOG_FORMAT";
     LOG_LEVEL = "log.level", "--log-level", "TSMD_LOG_LEVEL";
+    SNOOP_ENABLED = "snoop.enabled", "--snoop-enabled", "TSMD_SNOOP_ENABLED";
+    SNOOP_QUERIER = "snoop.querier", "--snoop-querier", "TSMD_SNOOP_QUERIER";
+    SNOOP_ROBUSTNESS = "snoop.robustness", "--snoop-robustness", "TSMD_SNOOP_ROBUSTNESS";
+    SNOOP_QI = "snoop.query_interval_ms", "--snoop-query-interval-ms", "TSMD_SNOOP_QUERY_INTERVAL_MS";
+    SNOOP_QRI = "snoop.query_response_interval_ms", "--snoop-query-response-interval-ms", "TSMD_SNOOP_QUERY_RESPONSE_INTERVAL_MS";
+    SNOOP_LMQI = "snoop.last_member_query_interval_ms", "--snoop-last-member-query-interval-ms", "TSMD_SNOOP_LAST_MEMBER_QUERY_INTERVAL_MS";
+    SNOOP_MAC = "snoop.querier_mac", "--snoop-querier-mac", "TSMD_SNOOP_QUERIER_MAC";
+    SNOOP_V4 = "snoop.querier_v4", "--snoop-querier-v4", "TSMD_SNOOP_QUERIER_V4";
+    SNOOP_V6 = "snoop.querier_v6", "--snoop-querier-v6", "TSMD_SNOOP_QUERIER_V6";
+    SNOOP_MAX = "snoop.max_receivers", "--snoop-max-receivers", "TSMD_SNOOP_MAX_RECEIVERS";
 }
 
 /// The effective configuration of one tsmd.
@@ -207,6 +299,8 @@ pub struct Settings {
     pub events_buffer: usize,
     /// How often an idle event stream gets a keep-alive comment.
     pub events_keepalive: Duration,
+    /// IGMP / MLD snooping and the querier (`[snoop]`), handed to the core as is.
+    pub snoop: SnoopConfig,
     origins: BTreeMap<&'static str, Origin>,
 }
 
@@ -235,6 +329,7 @@ impl Default for Settings {
             idempotency_max_keys: 65_536,
             events_buffer: 4096,
             events_keepalive: Duration::from_secs(15),
+            snoop: c.snoop,
             origins: BTreeMap::new(),
         }
     }
@@ -258,6 +353,8 @@ struct FileConfig {
     store: StoreFile,
     #[serde(default)]
     log: LogFile,
+    #[serde(default)]
+    snoop: SnoopFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -321,6 +418,22 @@ struct StoreFile {
 struct LogFile {
     format: Option<Spanned<String>>,
     level: Option<Spanned<String>>,
+}
+
+/// The `[snoop]` table: [`SnoopConfig`]'s fields, durations in milliseconds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnoopFile {
+    enabled: Option<Spanned<bool>>,
+    querier: Option<Spanned<bool>>,
+    robustness: Option<Spanned<u64>>,
+    query_interval_ms: Option<Spanned<u64>>,
+    query_response_interval_ms: Option<Spanned<u64>>,
+    last_member_query_interval_ms: Option<Spanned<u64>>,
+    querier_mac: Option<Spanned<String>>,
+    querier_v4: Option<Spanned<String>>,
+    querier_v6: Option<Spanned<String>>,
+    max_receivers: Option<Spanned<u64>>,
 }
 
 /// 1-based line and column of byte `offset` in `text`.
@@ -512,6 +625,9 @@ enum Value {
     Text(String),
     Format(LogFormat),
     Count(u64),
+    Bool(bool),
+    Mac(MacAddr),
+    Ip(IpAddr),
 }
 
 /// `"239.192.0.0/16"`, `"239.192.0.1-239.192.0.9"` or `"none"`.
@@ -832,6 +948,7 @@ impl Settings {
                 }
             },
         );
+        m.snoop(&f.snoop, &over.snoop);
         m.cross_checks();
         // File issues in file order, then flags, RUST_LOG and defaults.
         m.issues.sort_by_key(|i| match i.origin {
@@ -859,6 +976,7 @@ impl Settings {
             pool_v4: self.pool_v4,
             pool_v6: self.pool_v6,
             restore_settle: self.restore_settle,
+            snoop: self.snoop.clone(),
             ..Config::default()
         }
     }
@@ -893,6 +1011,20 @@ impl Settings {
                 "store.state_dir" => quote(&self.state_dir.to_string_lossy()),
                 "log.format" => quote(self.log_format.as_str()),
                 "log.level" => quote(&self.log_level),
+                "snoop.enabled" => self.snoop.enabled.to_string(),
+                "snoop.querier" => self.snoop.querier.to_string(),
+                "snoop.robustness" => self.snoop.robustness.to_string(),
+                "snoop.query_interval_ms" => ms(self.snoop.query_interval).to_string(),
+                "snoop.query_response_interval_ms" => {
+                    ms(self.snoop.query_response_interval).to_string()
+                }
+                "snoop.last_member_query_interval_ms" => {
+                    ms(self.snoop.last_member_query_interval).to_string()
+                }
+                "snoop.querier_mac" => quote(&self.snoop.querier_mac.to_string()),
+                "snoop.querier_v4" => quote(&self.snoop.querier_v4.to_string()),
+                "snoop.querier_v6" => quote(&self.snoop.querier_v6.to_string()),
+                "snoop.max_receivers" => self.snoop.max_receivers.to_string(),
                 _ => continue,
             };
             let from = match self.origin(key.file) {
@@ -908,7 +1040,15 @@ impl Settings {
                 .push((format!("{name} = {value}  # {from}"), key.file));
         }
         let mut out = String::new();
-        for section in ["openflow", "discovery", "api", "subsets", "store", "log"] {
+        for section in [
+            "openflow",
+            "discovery",
+            "api",
+            "subsets",
+            "snoop",
+            "store",
+            "log",
+        ] {
             if let Some(lines) = sections.get(section) {
                 if !out.is_empty() {
                     out.push('\n');
@@ -1113,6 +1253,7 @@ impl Merge<'_> {
                 self.issue(key, o, "must be above 0");
             }
         }
+        self.snoop_checks();
         if s.request_timeout.is_zero() {
             let o = self.origin(&REQUEST_TIMEOUT);
             self.issue(&REQUEST_TIMEOUT, o, "must be above 0");
@@ -1134,6 +1275,196 @@ impl Merge<'_> {
                     message: e.to_string(),
                 });
             }
+        }
+    }
+}
+
+impl Merge<'_> {
+    /// The `[snoop]` table, then the `--snoop-*` flags.
+    fn snoop(&mut self, f: &SnoopFile, over: &SnoopOverrides) {
+        self.boolean(&SNOOP_ENABLED, f.enabled.as_ref(), over.enabled, |s, v| {
+            s.snoop.enabled = v
+        });
+        self.boolean(&SNOOP_QUERIER, f.querier.as_ref(), over.querier, |s, v| {
+            s.snoop.querier = v
+        });
+        self.apply(
+            &SNOOP_ROBUSTNESS,
+            f.robustness.as_ref(),
+            over.robustness,
+            |src| {
+                let n = match src {
+                    Source::File(v) => *v,
+                    Source::Flag(v) => v,
+                };
+                // The range itself is `SnoopConfig::validate`'s (in `snoop_checks`).
+                if n > u64::from(u8::MAX) {
+                    return Err(format!("{n} must be 1-7"));
+                }
+                Ok(Value::Count(n))
+            },
+            |s, v| {
+                if let Value::Count(n) = v {
+                    s.snoop.robustness = u8::try_from(n).unwrap_or(u8::MAX);
+                }
+            },
+        );
+        self.millis(
+            &SNOOP_QI,
+            f.query_interval_ms.as_ref(),
+            over.query_interval_ms,
+            |s, v| s.snoop.query_interval = v,
+        );
+        self.millis(
+            &SNOOP_QRI,
+            f.query_response_interval_ms.as_ref(),
+            over.query_response_interval_ms,
+            |s, v| s.snoop.query_response_interval = v,
+        );
+        self.millis(
+            &SNOOP_LMQI,
+            f.last_member_query_interval_ms.as_ref(),
+            over.last_member_query_interval_ms,
+            |s, v| s.snoop.last_member_query_interval = v,
+        );
+        self.apply(
+            &SNOOP_MAC,
+            f.querier_mac.as_ref(),
+            over.querier_mac.clone(),
+            |src| {
+                let t = match &src {
+                    Source::File(t) => t.as_str(),
+                    Source::Flag(t) => t.as_str(),
+                };
+                t.trim()
+                    .parse::<MacAddr>()
+                    .map(Value::Mac)
+                    .map_err(|_| format!("{t:?} is not a MAC address (e.g. \"02:74:73:6d:00:01\")"))
+            },
+            |s, v| {
+                if let Value::Mac(a) = v {
+                    s.snoop.querier_mac = a;
+                }
+            },
+        );
+        self.apply(
+            &SNOOP_V4,
+            f.querier_v4.as_ref(),
+            over.querier_v4,
+            |src| {
+                let a = match src {
+                    Source::File(t) => t
+                        .trim()
+                        .parse::<Ipv4Addr>()
+                        .map_err(|_| format!("{t:?} is not an IPv4 address"))?,
+                    Source::Flag(a) => a,
+                };
+                // A query's source is a host's (or 0.0.0.0, RFC 4541 §2.1.1), never a group.
+                if a.is_multicast() || a.is_broadcast() {
+                    return Err(format!("{a} must be a unicast address or 0.0.0.0"));
+                }
+                Ok(Value::Ip(IpAddr::V4(a)))
+            },
+            |s, v| {
+                if let Value::Ip(IpAddr::V4(a)) = v {
+                    s.snoop.querier_v4 = a;
+                }
+            },
+        );
+        self.apply(
+            &SNOOP_V6,
+            f.querier_v6.as_ref(),
+            over.querier_v6,
+            |src| match src {
+                Source::File(t) => t
+                    .trim()
+                    .parse::<Ipv6Addr>()
+                    .map(|a| Value::Ip(IpAddr::V6(a)))
+                    .map_err(|_| format!("{t:?} is not an IPv6 address")),
+                Source::Flag(a) => Ok(Value::Ip(IpAddr::V6(a))),
+            },
+            |s, v| {
+                if let Value::Ip(IpAddr::V6(a)) = v {
+                    s.snoop.querier_v6 = a;
+                }
+            },
+        );
+        self.count(
+            &SNOOP_MAX,
+            f.max_receivers.as_ref(),
+            over.max_receivers,
+            |s, v| s.snoop.max_receivers = v,
+        );
+    }
+
+    fn boolean(
+        &mut self,
+        key: &Key,
+        file: Option<&Spanned<bool>>,
+        flag: Option<bool>,
+        set: fn(&mut Settings, bool),
+    ) {
+        self.apply(
+            key,
+            file,
+            flag,
+            |src| {
+                Ok(Value::Bool(match src {
+                    Source::File(v) => *v,
+                    Source::Flag(v) => v,
+                }))
+            },
+            |s, v| {
+                if let Value::Bool(b) = v {
+                    set(s, b);
+                }
+            },
+        );
+    }
+
+    /// `SnoopConfig::validate`'s verdict, each problem at the field it names. `validate` stops
+    /// at the first problem, so each one found is reported and its fields reset to the
+    /// defaults before asking again: every problem at once, in at most one round per field.
+    fn snoop_checks(&mut self) {
+        let mut cfg = self.s.snoop.clone();
+        let d = SnoopConfig::default();
+        for _ in 0..10 {
+            let Err(e) = cfg.validate() else {
+                return;
+            };
+            let key = match &e {
+                SnoopConfigError::Robustness(_) => {
+                    cfg.robustness = d.robustness;
+                    &SNOOP_ROBUSTNESS
+                }
+                SnoopConfigError::Intervals { response, .. } => {
+                    // Blame the response interval unless only the query interval was given.
+                    let qri_given = self.origin(&SNOOP_QRI) != Origin::Default;
+                    let qi_given = self.origin(&SNOOP_QI) != Origin::Default;
+                    let key = if response.is_zero() || qri_given || !qi_given {
+                        &SNOOP_QRI
+                    } else {
+                        &SNOOP_QI
+                    };
+                    cfg.query_interval = d.query_interval;
+                    cfg.query_response_interval = d.query_response_interval;
+                    key
+                }
+                SnoopConfigError::LastMember => {
+                    cfg.last_member_query_interval = d.last_member_query_interval;
+                    &SNOOP_LMQI
+                }
+                SnoopConfigError::QuerierV6(_) => {
+                    cfg.querier_v6 = d.querier_v6;
+                    &SNOOP_V6
+                }
+                SnoopConfigError::QuerierMac(_) => {
+                    cfg.querier_mac = d.querier_mac;
+                    &SNOOP_MAC
+                }
+            };
+            let o = self.origin(key);
+            self.issue(key, o, e.to_string());
         }
     }
 }
@@ -1246,6 +1577,88 @@ mod tests {
         );
         let e = load("[openflow\n", &Overrides::default()).unwrap_err();
         assert!(e.to_string().starts_with("t.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn the_snoop_section_reaches_the_core() {
+        let over = Overrides {
+            snoop: SnoopOverrides {
+                querier: Some(false),
+                query_interval_ms: Some(60_000),
+                ..SnoopOverrides::default()
+            },
+            ..Overrides::default()
+        };
+        let s = load(
+            "[snoop]\nrobustness = 3\nquerier = true\nquerier_mac = \"02:00:00:00:00:aa\"\n\
+             querier_v4 = \"10.0.0.254\"\nmax_receivers = 100\n",
+            &over,
+        )
+        .unwrap();
+        let c = s.core_config().snoop;
+        assert_eq!(c.robustness, 3);
+        assert!(!c.querier, "the flag wins over the file");
+        assert_eq!(c.query_interval, Duration::from_secs(60));
+        assert_eq!(c.querier_mac, MacAddr([2, 0, 0, 0, 0, 0xaa]));
+        assert_eq!(c.querier_v4, Ipv4Addr::new(10, 0, 0, 254));
+        assert_eq!(c.max_receivers, 100);
+        // The rest keeps the core's defaults.
+        let d = SnoopConfig::default();
+        assert_eq!(c.querier_v6, d.querier_v6);
+        assert_eq!(c.last_member_query_interval, d.last_member_query_interval);
+        assert_eq!(Settings::default().snoop, d);
+        // What `tsmd check` prints loads back to the same.
+        let back = load(&s.to_toml(), &Overrides::default()).unwrap();
+        assert_eq!(back.core_config().snoop, c);
+    }
+
+    #[test]
+    fn every_snoop_problem_names_its_field() {
+        let e = load(
+            "[snoop]\nrobustness = 9\nlast_member_query_interval_ms = 0\n\
+             querier_v6 = \"2001:db8::1\"\nquerier_mac = \"01:00:5e:00:00:01\"\n\
+             query_interval_ms = 5000\n",
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        let fields: Vec<&str> = e.issues.iter().map(|i| i.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "snoop.robustness",
+                "snoop.last_member_query_interval_ms",
+                "snoop.querier_v6",
+                "snoop.querier_mac",
+                "snoop.query_interval_ms",
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains("t.toml:2:14: snoop.robustness: snooping robustness 9 must be 1-7"),
+            "{text}"
+        );
+        assert!(
+            text.contains("t.toml:6:21: snoop.query_interval_ms: snooping query_response_interval"),
+            "{text}"
+        );
+        let over = Overrides {
+            snoop: SnoopOverrides {
+                robustness: Some(300),
+                querier_mac: Some("nope".into()),
+                ..SnoopOverrides::default()
+            },
+            ..Overrides::default()
+        };
+        let text = load("", &over).unwrap_err().to_string();
+        assert!(
+            text.contains("--snoop-robustness (or TSMD_SNOOP_ROBUSTNESS): snoop.robustness: 300"),
+            "{text}"
+        );
+        assert!(
+            text.contains("--snoop-querier-mac (or TSMD_SNOOP_QUERIER_MAC): snoop.querier_mac: \"nope\" is not a MAC address"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -550,7 +550,22 @@ impl Controller {
                 why: "no tree: no switch is connected".to_owned(),
             });
         }
-        let mut desired = Desired2::new();
+        // Every address of the plan is in its family and range (checked once: the last).
+        if let Some(last) = count.checked_sub(1) {
+            rank::address(spec.base, n, k, spec.copies.saturating_sub(1), last).map_err(|e| {
+                RvError::BadBase {
+                    base: spec.base,
+                    why: e.to_string(),
+                }
+            })?;
+        }
+        let mut desired = Desired2 {
+            base: spec.base,
+            n,
+            k,
+            copies: spec.copies,
+            ports: Vec::new(),
+        };
         let mut undeliverable = BTreeSet::new();
         let mut why = None;
         for r in 0..count {
@@ -580,16 +595,11 @@ impl Controller {
                     }
                     why.get_or_insert(e);
                     undeliverable.insert(r);
+                    desired.ports.push(None);
                     continue;
                 }
             };
-            for c in 0..spec.copies {
-                let addr = rank::address(spec.base, n, k, c, r).map_err(|e| RvError::BadBase {
-                    base: spec.base,
-                    why: e.to_string(),
-                })?;
-                desired.insert(addr, ports.clone());
-            }
+            desired.ports.push(Some(ports));
         }
         let why = why.map(|w| {
             format!(
@@ -608,12 +618,7 @@ impl Controller {
 
     /// The budget lines of a desired plan version (its own current rules count as free).
     fn rv_budget(&self, group: &str, desired: &Desired2) -> Vec<SwitchBudget> {
-        let mut needed: BTreeMap<Dpid, u64> = BTreeMap::new();
-        for sw in desired.values() {
-            for d in sw.keys() {
-                *needed.entry(*d).or_insert(0) += 1;
-            }
-        }
+        let needed = desired.per_switch();
         let own = self
             .rv
             .plans
@@ -657,8 +662,8 @@ impl Controller {
     }
 
     /// Moves the group's plan to `computed` (a new version when `bump`, else a reroute of the
-    /// same addressing): sets it up, then applies the first [`rv::SLICE`] addresses (the rest
-    /// follows on the next turns, `rv_timers`).
+    /// same addressing): sets it up, then applies the first [`rv::FIRST_SLICE`] addresses (the
+    /// rest follows on the next turns, [`rv::SLICE`] at a time, `rv_timers`).
     fn rv_apply(
         &mut self,
         group: &str,
@@ -675,7 +680,7 @@ impl Controller {
             .get(group)
             .is_some_and(|p| p.pending.is_some())
         {
-            if self.rv_apply_slice(group) {
+            if self.rv_apply_slice(group, rv::SLICE) {
                 break;
             }
         }
@@ -726,8 +731,8 @@ impl Controller {
         p.touched = p.outstanding.keys().copied().collect();
         p.status = PlanStatus::Installing;
         p.pending = Some(rv::PendingApply {
-            all: computed.desired.keys().copied().collect(),
             desired: computed.desired,
+            next: 0,
             bump,
             failed: None,
         });
@@ -735,7 +740,7 @@ impl Controller {
         // Persisted once installed (`rv_plan_idle`): a snapshot of 25,000 addresses costs
         // tens of ms of encoding that would compete with the switches for the CPU now. A
         // restart before that forgets the install; reconciliation removes its rules.
-        if self.rv_apply_slice(group) {
+        if self.rv_apply_slice(group, rv::FIRST_SLICE) {
             self.rv_plan_idle(group);
         } else {
             self.event(EventKind::PlanChanged {
@@ -747,11 +752,11 @@ impl Controller {
         }
     }
 
-    /// Applies the next [`rv::SLICE`] addresses of the plan's pending version: queues the
+    /// Applies the next `step` addresses of the plan's pending version: queues the
     /// differences from what is installed, updates the desired state, pumps. The last step
     /// also removes the addresses the version does not have. True when the plan has nothing
     /// left to apply and nothing outstanding.
-    fn rv_apply_slice(&mut self, group: &str) -> bool {
+    fn rv_apply_slice(&mut self, group: &str, step: usize) -> bool {
         let ids = &mut self.ids;
         let topo = &self.topo;
         let Some(p) = self.rv.plans.get_mut(group) else {
@@ -765,16 +770,21 @@ impl Controller {
         // A switch that is away keeps its rules (it is reconciled to them when it returns):
         // no new group ids, so a switch's blip does not rewrite every flow it carries.
         let away = |d: Dpid| !topo.is_switch_live(d);
-        for _ in 0..rv::SLICE {
-            let Some((addr, ports)) = pend.desired.pop_first() else {
-                break;
+        let end = pend
+            .next
+            .saturating_add(step as u64)
+            .min(pend.desired.numbers());
+        for i in pend.next..end {
+            let Some((addr, ports)) = pend.desired.get(i) else {
+                // An undeliverable subset's copy: nothing to install.
+                continue;
             };
             match diff_entry(
                 addr,
                 cookie,
                 id,
                 p.entries.get(&addr),
-                &ports,
+                ports,
                 &mut lanes,
                 |d| ids.alloc(d).ok(),
                 away,
@@ -787,11 +797,12 @@ impl Controller {
                 }
             }
         }
-        if pend.desired.is_empty() {
+        pend.next = end;
+        if pend.next >= pend.desired.numbers() {
             let stale: Vec<IpAddr> = p
                 .entries
                 .keys()
-                .filter(|a| !pend.all.contains(a))
+                .filter(|a| !pend.desired.contains(**a))
                 .copied()
                 .collect();
             for addr in stale {
@@ -841,7 +852,8 @@ impl Controller {
         p.status = PlanStatus::Ready;
         p.usable = true;
         let (version, members_version) = (p.version, p.members_version);
-        self.dirty = true;
+        // Saved on the next turn (`rv_timers`): the event goes out first.
+        self.rv.persist_due = true;
         self.event(EventKind::PlanChanged {
             group: group.to_owned(),
             version,
@@ -1140,6 +1152,9 @@ impl Controller {
     // Timers.
 
     pub(super) fn rv_timers(&mut self) {
+        if std::mem::take(&mut self.rv.persist_due) {
+            self.dirty = true;
+        }
         for id in self.rv.holds.due(self.now) {
             self.end_hold(id, LeaseEnd::Expired);
         }
@@ -1153,14 +1168,14 @@ impl Controller {
             .map(|(g, _)| g.clone())
             .collect();
         for g in applying {
-            if self.rv_apply_slice(&g) {
+            if self.rv_apply_slice(&g, rv::SLICE) {
                 self.rv_plan_idle(&g);
             }
         }
     }
 
     pub(super) fn rv_next_timeout(&self) -> Option<crate::time::Time> {
-        if self.rv.plans.values().any(|p| p.pending.is_some()) {
+        if self.rv.persist_due || self.rv.plans.values().any(|p| p.pending.is_some()) {
             return Some(self.now);
         }
         self.rv.holds.next_expiry()

@@ -43,6 +43,22 @@ pub fn settings(dir: &Path) -> Settings {
     s
 }
 
+/// A token for the daemon's token table: `name` with the hash of `secret`, scoped to
+/// `groups` (`*` for all) with `rights`.
+pub fn token(
+    name: &str,
+    secret: &str,
+    groups: &[&str],
+    rights: &[api::auth::Right],
+) -> api::auth::TokenSpec {
+    api::auth::TokenSpec {
+        name: name.to_owned(),
+        hash: api::auth::TokenHash::of(secret),
+        groups: api::auth::GroupScope::from_list(groups).unwrap(),
+        rights: rights.iter().copied().collect(),
+    }
+}
+
 /// Polls `f` every 20 ms until it gives `Some`, or panics after `within` naming `what`.
 pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut f: F) -> T
 where

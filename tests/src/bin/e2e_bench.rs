@@ -16,13 +16,24 @@
 //! plus one round trip through the core task) is timed too, as the share of the API in tsmd's
 //! figure, and so is tsmd's time beyond the floor's in the same round.
 //!
-//! The API client runs on its own single-threaded runtime on this thread, like a separate
-//! agent process: the daemon's threads serve only the daemon. Discovery runs with the
-//! daemon's default LLDP interval (5 s), as deployed.
+//! Each round POSTs the same subset twice, through two clients on this thread: the typed
+//! `api::Client` (reqwest, on its own single-threaded runtime, as the agent uses it) and a
+//! minimal blocking HTTP/1.1 client over one persistent connection (the API's counterpart of
+//! the floor's minimal OpenFlow client: the same JSON body and `Idempotency-Key`, so tsmd does
+//! the same work). The targets are judged on the minimal client, which measures tsmd rather
+//! than a client library; the typed client's figures are printed beside them. The daemon's
+//! threads serve only the daemon. Discovery runs with the daemon's default LLDP interval
+//! (5 s), as deployed.
+//!
+//! The floor blocks on one switch at a time (in dpid order) until its last barrier reply, so
+//! the replies of the other switches do not wake it; `--floor-poll` makes it wait on every
+//! switch at once with poll(2) and read each reply as it comes, as a controller that serves
+//! many switches must (and tsmd does). The difference between the two floors is what that
+//! reading costs on the switch side. The CPU time each thread used per round is printed too.
 //!
 //! Run (root, Open vSwitch installed): `cargo run --release -p tsm-tests --bin e2e_bench
-//! [-- REQUESTS]` (default 1000). Prints p50, p90, p99, max for each, the p50 ratio and
-//! whether the targets (p50 <= 2x floor, p99 <= 1 ms) are met.
+//! [-- REQUESTS] [--floor-poll]` (default 1000). Prints p50, p90, p99, max for each, the p50
+//! ratio and whether the targets (p50 <= 2x floor, p99 <= 1 ms) are met.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -118,6 +129,124 @@ impl Agent {
     }
 }
 
+/// A minimal blocking HTTP/1.1 client over one persistent connection: the API's side of
+/// the measurement without a client library, as the floor is OpenFlow without a controller.
+/// It sends what the typed client sends (JSON body, an `Idempotency-Key`), so tsmd does the
+/// same work either way.
+struct RawHttp {
+    stream: TcpStream,
+    host: String,
+    buf: Vec<u8>,
+    keys: u64,
+}
+
+impl RawHttp {
+    fn connect(e: &E2e) -> E2eResult<RawHttp> {
+        let addr = e.tsmd.handle()?.http_addr();
+        let stream = TcpStream::connect(addr).map_err(io("connecting to the API"))?;
+        stream.set_nodelay(true).map_err(io("TCP_NODELAY"))?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(io("read timeout"))?;
+        Ok(RawHttp {
+            stream,
+            host: addr.to_string(),
+            buf: Vec::with_capacity(4096),
+            keys: 0,
+        })
+    }
+
+    /// One request; the status and the body of the answer.
+    fn request(&mut self, method: &str, path: &str, body: &[u8]) -> E2eResult<(u16, Vec<u8>)> {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\n", self.host);
+        if method == "POST" {
+            self.keys += 1;
+            req.push_str(&format!(
+                "content-type: application/json\r\nidempotency-key: raw-{}-{}\r\n",
+                std::process::id(),
+                self.keys
+            ));
+        }
+        req.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+        let mut out = req.into_bytes();
+        out.extend_from_slice(body);
+        self.stream
+            .write_all(&out)
+            .map_err(io("writing a request"))?;
+        self.buf.clear();
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head =
+                    String::from_utf8_lossy(self.buf.get(..end).unwrap_or_default()).into_owned();
+                let status: u16 = head
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| bad(format!("bad status line in {head:?}")))?;
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .ok_or_else(|| bad(format!("no content-length in {head:?}")))?;
+                let start = end + 4;
+                while self.buf.len() < start + len {
+                    let n = self
+                        .stream
+                        .read(&mut chunk)
+                        .map_err(io("reading an answer"))?;
+                    if n == 0 {
+                        return Err(bad("the API closed the connection"));
+                    }
+                    self.buf
+                        .extend_from_slice(chunk.get(..n).unwrap_or_default());
+                }
+                let body = self
+                    .buf
+                    .get(start..start + len)
+                    .unwrap_or_default()
+                    .to_vec();
+                return Ok((status, body));
+            }
+            let n = self
+                .stream
+                .read(&mut chunk)
+                .map_err(io("reading an answer"))?;
+            if n == 0 {
+                return Err(bad("the API closed the connection"));
+            }
+            self.buf
+                .extend_from_slice(chunk.get(..n).unwrap_or_default());
+        }
+    }
+
+    fn create(&mut self, members: &[IpAddr]) -> E2eResult<api::Subset> {
+        let body = serde_json::to_vec(&api::SubsetRequest {
+            members: members.to_vec(),
+            lease_ms: 60_000,
+        })
+        .map_err(|e| bad(format!("encoding a request: {e}")))?;
+        let (status, answer) = self.request("POST", "/v1/groups/bench/subsets", &body)?;
+        if status != 201 {
+            return Err(bad(format!(
+                "POST subsets: {status} {}",
+                String::from_utf8_lossy(&answer)
+            )));
+        }
+        serde_json::from_slice(&answer).map_err(|e| bad(format!("decoding a subset: {e}")))
+    }
+
+    fn health(&mut self) -> E2eResult<()> {
+        match self.request("GET", "/healthz", b"")? {
+            (200, _) => Ok(()),
+            (s, b) => Err(bad(format!("healthz: {s} {}", String::from_utf8_lossy(&b)))),
+        }
+    }
+}
+
 /// One switch connection of the minimal client.
 struct OfConn {
     stream: TcpStream,
@@ -181,6 +310,31 @@ impl OfConn {
         }
     }
 
+    /// One read (the socket is readable) and every message it completes; whether the barrier
+    /// reply `xid` was among them. An OFPT_ERROR fails.
+    fn pump(&mut self, xid: Xid) -> E2eResult<bool> {
+        let n = self.stream.read(&mut self.buf).map_err(io("reading"))?;
+        if n == 0 {
+            return Err(bad(format!("switch {} closed the connection", self.dpid)));
+        }
+        self.framer.extend(self.buf.get(..n).unwrap_or_default());
+        let mut seen = false;
+        while let Some(r) = self.framer.next_message() {
+            let m = r.map_err(|e| bad(format!("framing: {e}")))?;
+            match m.body {
+                Body::BarrierReply if m.xid == xid => seen = true,
+                Body::Error(e) => return Err(bad(format!("switch {}: {e:?}", self.dpid))),
+                Body::EchoRequest(_) => {
+                    if let Some(reply) = m.echo_reply_to() {
+                        self.send(&[reply])?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(seen)
+    }
+
     /// Reads until OVS reports the flow with `cookie` removed, or `within` passes (then
     /// `false`).
     fn wait_removed(&mut self, cookie: u64, within: Duration) -> E2eResult<bool> {
@@ -233,13 +387,15 @@ impl OfConn {
 struct Floor {
     conns: BTreeMap<u64, OfConn>,
     xid: u32,
+    /// Wait for the replies with poll(2) over every switch (`--floor-poll`).
+    poll: bool,
     /// Removals not reported by FLOW_REMOVED within a second (expected: none).
     unsettled: usize,
 }
 
 impl Floor {
     /// Adds a controller of ours to every bridge (tsmd stays connected) and accepts them.
-    fn connect(e: &E2e) -> E2eResult<Floor> {
+    fn connect(e: &E2e, poll: bool) -> E2eResult<Floor> {
         let listener = e.fabric.listen_tcp(0)?;
         let port = listener
             .local_addr()
@@ -277,6 +433,7 @@ impl Floor {
         Ok(Floor {
             conns,
             xid: 100,
+            poll,
             unsettled: 0,
         })
     }
@@ -298,10 +455,51 @@ impl Floor {
             waits.push((*dpid, Xid(self.xid + 3)));
             self.xid += 4;
         }
+        if self.poll {
+            return self.wait_any(waits);
+        }
         for (dpid, last) in waits {
             if let Some(c) = self.conns.get_mut(&dpid) {
                 c.wait_barrier(last)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Waits for every `(switch, barrier xid)` with poll(2) over all of them, reading each
+    /// switch's messages as they come (as an event-driven controller does), instead of
+    /// blocking on one switch at a time.
+    fn wait_any(&mut self, mut pending: Vec<(u64, Xid)>) -> E2eResult<()> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        while !pending.is_empty() {
+            let readable: Vec<bool> = {
+                let mut fds = Vec::with_capacity(pending.len());
+                for (d, _) in &pending {
+                    let c = self
+                        .conns
+                        .get(d)
+                        .ok_or_else(|| bad(format!("no connection to {d}")))?;
+                    fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
+                }
+                let n = poll(&mut fds, PollTimeout::from(5000u16))
+                    .map_err(|e| bad(format!("poll: {e}")))?;
+                if n == 0 {
+                    return Err(bad("no barrier reply within 5 s"));
+                }
+                fds.iter()
+                    .map(|f| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
+                    .collect()
+            };
+            let mut done = Vec::new();
+            for ((d, xid), ready) in pending.iter().zip(readable) {
+                if let (true, Some(c)) = (ready, self.conns.get_mut(d)) {
+                    if c.pump(*xid)? {
+                        done.push(*d);
+                    }
+                }
+            }
+            pending.retain(|(d, _)| !done.contains(d));
         }
         Ok(())
     }
@@ -452,22 +650,27 @@ fn cpu_per_round(
 
 struct Figures {
     tsmd: Vec<Duration>,
+    raw: Vec<Duration>,
     floor: Vec<Duration>,
     health: Vec<Duration>,
+    raw_health: Vec<Duration>,
     switches: usize,
     unsettled: usize,
 }
 
 /// tsmd and the floor, alternating request by request.
-fn measure(e: &E2e, requests: usize, leaves: &[Vec<String>]) -> E2eResult<Figures> {
+fn measure(e: &E2e, requests: usize, leaves: &[Vec<String>], poll: bool) -> E2eResult<Figures> {
     let agent = Agent::new(e, "bench")?;
-    let mut floor = Floor::connect(e)?;
+    let mut http = RawHttp::connect(e)?;
+    let mut floor = Floor::connect(e, poll)?;
     let topo = e.fabric.topology();
     let mut rng = Rng::new(1);
     let mut f = Figures {
         tsmd: Vec::with_capacity(requests),
+        raw: Vec::with_capacity(requests),
         floor: Vec::with_capacity(requests),
         health: Vec::with_capacity(requests),
+        raw_health: Vec::with_capacity(requests),
         switches: 0,
         unsettled: 0,
     };
@@ -478,24 +681,50 @@ fn measure(e: &E2e, requests: usize, leaves: &[Vec<String>]) -> E2eResult<Figure
             .map(|h| e.ip(h))
             .collect::<E2eResult<Vec<_>>>()?;
 
-        let t = Instant::now();
-        let s = agent.create(ips)?;
-        let took = t.elapsed();
-        agent.delete(s.address)?;
-        let spans: Vec<u64> = s.switches.iter().map(|d| d.0).collect();
-        // The floor's connections see tsmd's FLOW_REMOVED too (equal role).
-        floor.unsettled += floor.settle(spans.iter().copied(), s.trace_id.get())?;
+        // The two clients take turns going first, so neither always follows the floor's
+        // install (whose tail Open vSwitch is still working off).
+        let api_first = i % 2 == 0;
+        let mut spans: Vec<u64> = Vec::new();
+        let (mut took, mut took_raw) = (Duration::ZERO, Duration::ZERO);
+        for step in 0..2 {
+            if (step == 0) == api_first {
+                let t = Instant::now();
+                let s = agent.create(ips.clone())?;
+                took = t.elapsed();
+                agent.delete(s.address)?;
+                spans = s.switches.iter().map(|d| d.0).collect();
+                // The floor's connections see tsmd's FLOW_REMOVED too (equal role).
+                floor.unsettled += floor.settle(spans.iter().copied(), s.trace_id.get())?;
+            } else {
+                let t = Instant::now();
+                let s = http.create(&ips)?;
+                took_raw = t.elapsed();
+                agent.delete(s.address)?;
+                floor.unsettled +=
+                    floor.settle(s.switches.iter().map(|d| d.0), s.trace_id.get())?;
+            }
+        }
 
         let ports = floor_ports(topo, &chosen, &spans)?;
         let raw = floor.install(&ports, i as u64)?;
 
-        let t = Instant::now();
-        agent.health()?;
-        let health = t.elapsed();
+        let (mut health, mut raw_health) = (Duration::ZERO, Duration::ZERO);
+        for step in 0..2 {
+            let t = Instant::now();
+            if (step == 0) == api_first {
+                agent.health()?;
+                health = t.elapsed();
+            } else {
+                http.health()?;
+                raw_health = t.elapsed();
+            }
+        }
         if i >= WARMUP {
             f.tsmd.push(took);
+            f.raw.push(took_raw);
             f.floor.push(raw);
             f.health.push(health);
+            f.raw_health.push(raw_health);
             f.switches += spans.len();
         }
     }
@@ -503,7 +732,7 @@ fn measure(e: &E2e, requests: usize, leaves: &[Vec<String>]) -> E2eResult<Figure
     Ok(f)
 }
 
-fn run(requests: usize) -> E2eResult<bool> {
+fn run(requests: usize, poll: bool) -> E2eResult<bool> {
     let spec = TopologySpec::leaf_spine(2, 4, 2);
     let mut e = E2e::new(&spec, |s| {
         // As deployed: LLDP rounds every 5 s, not the tests' fast discovery.
@@ -532,7 +761,7 @@ fn run(requests: usize) -> E2eResult<bool> {
         .chain(e.fabric.daemon_pids())
         .collect();
     let before: Vec<_> = pids.iter().map(|p| cpu_by_thread(*p)).collect();
-    let mut f = measure(&e, requests, &leaves)?;
+    let mut f = measure(&e, requests, &leaves, poll)?;
     let after: Vec<_> = pids.iter().map(|p| cpu_by_thread(*p)).collect();
     e.tsmd.stop()?;
     // Per round, what tsmd took beyond the floor (the same switches, the same moment).
@@ -552,14 +781,26 @@ fn run(requests: usize) -> E2eResult<bool> {
             f.unsettled
         );
     }
-    let (t50, t99) = report("tsmd POST /v1/groups/bench/subsets until 201", &mut f.tsmd);
+    let (t50, t99) = report(
+        "tsmd POST /v1/groups/bench/subsets until 201 (api::Client)",
+        &mut f.tsmd,
+    );
+    let (r50, r99) = report(
+        "tsmd POST /v1/groups/bench/subsets until 201 (minimal HTTP client)",
+        &mut f.raw,
+    );
     let (f50, _) = report(
-        "floor: group+barrier+flow+barrier to the same switches",
+        if poll {
+            "floor (poll on every switch): group+barrier+flow+barrier to the same switches"
+        } else {
+            "floor: group+barrier+flow+barrier to the same switches"
+        },
         &mut f.floor,
     );
-    report("GET /healthz (HTTP + core task round trip)", &mut f.health);
-    report("tsmd minus floor, same round", &mut excess);
-    // A round: tsmd's POST, DELETE and GET /healthz, and the floor's install and removal.
+    report("GET /healthz (api::Client)", &mut f.health);
+    report("GET /healthz (minimal HTTP client)", &mut f.raw_health);
+    report("tsmd (api::Client) minus floor, same round", &mut excess);
+    // A round: two POSTs and DELETEs, two GET /healthz, the floor's install and removal.
     let rounds = requests + WARMUP;
     println!(
         "CPU per round (µs): this process: {}; Open vSwitch: {}",
@@ -573,12 +814,17 @@ fn run(requests: usize) -> E2eResult<bool> {
             .collect::<Vec<_>>()
             .join("; ")
     );
-    let ratio = t50.as_secs_f64() / f50.as_secs_f64().max(1e-9);
-    let met = ratio <= 2.0 && t99 <= Duration::from_millis(1);
-    println!(
-        "ratio p50 tsmd / floor: {ratio:.2} (target <= 2); tsmd p99 {t99:?} (target <= 1 ms); targets {}",
-        if met { "met" } else { "NOT met" }
-    );
+    let verdict = |client: &str, p50: Duration, p99: Duration| {
+        let ratio = p50.as_secs_f64() / f50.as_secs_f64().max(1e-9);
+        let met = ratio <= 2.0 && p99 <= Duration::from_millis(1);
+        println!(
+            "{client}: ratio p50 tsmd / floor {ratio:.2} (target <= 2); p99 {p99:?} (target <= 1 ms); targets {}",
+            if met { "met" } else { "NOT met" }
+        );
+        met
+    };
+    let met = verdict("minimal HTTP client", r50, r99);
+    verdict("api::Client", t50, t99);
     Ok(met)
 }
 
@@ -587,11 +833,10 @@ fn main() -> ExitCode {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
-    let requests = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1000);
-    match run(requests) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let poll = args.iter().any(|a| a == "--floor-poll");
+    let requests = args.iter().find_map(|a| a.parse().ok()).unwrap_or(1000);
+    match run(requests, poll) {
         // A missed target is a measurement, not a failure of the run.
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {

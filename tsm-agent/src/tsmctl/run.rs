@@ -245,12 +245,13 @@ fn hosts_table(list: &[Host]) -> String {
 }
 
 fn groups_table(list: &[Group]) -> String {
-    let mut t = Table::new(&["NAME", "ADDRESS", "VERSION", "N", "MEMBERS"]);
+    let mut t = Table::new(&["NAME", "ADDRESS", "VERSION", "SNOOPED", "N", "MEMBERS"]);
     for g in list {
         t.row(vec![
             g.name.to_string(),
             g.address.to_string(),
             g.version.to_string(),
+            if g.snooped { "yes" } else { "no" }.to_owned(),
             g.members.len().to_string(),
             short_list(&g.members),
         ]);

@@ -116,6 +116,7 @@ impl Service for Fabric {
             address: spec.address,
             members: spec.members.listed().to_vec(),
             version,
+            snooped: spec.members.is_snooped(),
         };
         Ok(match groups.insert(name, group.clone()) {
             None => Upsert::Created(group),

@@ -1,0 +1,355 @@
+//! What a bearer token scoped to some negotiating groups may see and touch beyond the routes
+//! that name a group (those the router checks itself, `api::auth::ROUTE_RULES`).
+//!
+//! Guarantees, for a request whose token is scoped to some groups (`GroupScope::Only`); a
+//! token scoped to `*`, and every request when tsmd has no tokens, sees and may touch
+//! everything its rights allow:
+//! - **Lists** (`GET /v1/groups`, `/v1/subsets`, `/v1/rendezvous`, `/v1/claims`,
+//!   `/v1/blocks`) hold only items of groups in the scope; the BFIR flows of
+//!   `GET /v1/switches/{dpid}/bift` only leases of those groups; `GET
+//!   /v1/switches/{dpid}/rules` (every group's flows, unattributed) needs a `*` token.
+//! - **Resources named by address or id** (`GET`/`DELETE /v1/subsets/{address}`,
+//!   `DELETE /v1/bier/leases/{address}`, `POST /v1/claims/{id}/renew`, `DELETE
+//!   /v1/claims/{id}`, and the same for blocks): one of a group outside the scope is
+//!   answered exactly as one that does not exist (404 `not-found` with the same text, or
+//!   410 `claim-expired` for a claim or block), so a token cannot learn that another
+//!   group's resource exists or which group it belongs to.
+//! - **Owners**: a claim or block is its taker's (the token's name, recorded here when it is
+//!   answered). Another token, even one scoped to the same group, gets 403 `forbidden` naming
+//!   itself, the group and the owner, unless it has the `admin` right. The record is in
+//!   memory only, not durable: claims and blocks tsmd restored from its store (or took
+//!   without tokens) have no recorded owner, and any token allowed their group and `claims`
+//!   may renew or release them. Entries go when their claim or block is released, and are
+//!   dropped some time after their lease ended otherwise.
+//! - **Events** (`GET /v1/events`): `api::events` filters by group; [`seed_events`] tells its
+//!   index which group the restored subsets, claims and blocks belong to.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use api::events::EventLog;
+use api::{ApiError, BlockId, ClaimId, GroupScope, RequestMeta, Right};
+
+use super::TsmdService;
+use crate::machine::Controller;
+
+/// Whether the request may see resources of `group` (always without authentication).
+pub(crate) fn visible(meta: &RequestMeta, group: &str) -> bool {
+    meta.principal
+        .as_ref()
+        .is_none_or(|p| p.groups.allows(group))
+}
+
+/// Whether the request's token is scoped to some groups (not `*`, not unauthenticated).
+pub(crate) fn scoped(meta: &RequestMeta) -> bool {
+    meta.principal
+        .as_ref()
+        .is_some_and(|p| p.groups != GroupScope::Any)
+}
+
+/// Keeps the items of groups the request may see.
+pub(crate) fn retain<T>(meta: &RequestMeta, items: &mut Vec<T>, group: impl Fn(&T) -> &str) {
+    if scoped(meta) {
+        items.retain(|i| visible(meta, group(i)));
+    }
+}
+
+/// `Ok` for a token scoped to every group (or no authentication); else 403 naming the token:
+/// `what` shows every group's state and cannot be cut to a scope.
+pub(crate) fn require_every_group(meta: &RequestMeta, what: &str) -> Result<(), ApiError> {
+    match &meta.principal {
+        Some(p) if p.groups != GroupScope::Any => Err(ApiError::Forbidden {
+            reason: format!(
+                "{what} concern every negotiating group; token {:?} may use only {} \
+                 (a token with groups = [\"*\"] may read them)",
+                p.name,
+                p.groups.to_list().join(", ")
+            ),
+            token: Some(p.name.clone()),
+            right: None,
+            group: None,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The answer for a subset the request may not see: the same as for no subset there
+/// (`errors.rs`, `CommandError::UnknownSubset`).
+pub(crate) fn no_subset(address: std::net::IpAddr) -> ApiError {
+    ApiError::NotFound {
+        resource: format!("subset {address}"),
+    }
+}
+
+/// The answer for a BIER lease the request may not see: the same as for no lease there.
+pub(crate) fn no_bier_lease(address: std::net::IpAddr) -> ApiError {
+    ApiError::NotFound {
+        resource: format!("BIER lease {address}"),
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// How long past its lease an owner entry stays (a renewal racing the expiry still finds
+/// it; the core refuses the renewal anyway).
+const OWNER_GRACE_MS: u64 = 60_000;
+
+/// A claim or a block (their ids are separate counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Lease {
+    Claim(u64),
+    Block(u64),
+}
+
+impl Lease {
+    fn expired(self) -> ApiError {
+        ApiError::ClaimExpired {
+            id: match self {
+                Lease::Claim(id) => ClaimId(id).to_string(),
+                Lease::Block(id) => BlockId(id).to_string(),
+            },
+        }
+    }
+
+    fn what(self) -> String {
+        match self {
+            Lease::Claim(id) => format!("claim {}", ClaimId(id)),
+            Lease::Block(id) => format!("block {}", BlockId(id)),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Owner {
+    token: String,
+    expires_at: u64,
+}
+
+/// The token that took each live claim and block (in memory; see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct Owners {
+    inner: Mutex<OwnerMap>,
+}
+
+#[derive(Debug, Default)]
+struct OwnerMap {
+    by_lease: HashMap<Lease, Owner>,
+    /// The size after the last sweep of ended leases: the next sweep comes at twice that,
+    /// so sweeping costs O(1) per entry.
+    swept_at: usize,
+}
+
+impl Owners {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OwnerMap> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the taker of `lease` (nothing without a token).
+    pub(crate) fn taken(&self, meta: &RequestMeta, lease: Lease, expires_at: u64) {
+        let Some(p) = &meta.principal else {
+            return;
+        };
+        let mut m = self.lock();
+        if m.by_lease.len() >= 2 * m.swept_at.max(64) {
+            let now = now_ms();
+            m.by_lease
+                .retain(|_, o| o.expires_at.saturating_add(OWNER_GRACE_MS) > now);
+            m.swept_at = m.by_lease.len();
+        }
+        m.by_lease.insert(
+            lease,
+            Owner {
+                token: p.name.clone(),
+                expires_at,
+            },
+        );
+    }
+
+    /// A renewal moved the end of `lease`.
+    pub(crate) fn renewed(&self, lease: Lease, expires_at: u64) {
+        if let Some(o) = self.lock().by_lease.get_mut(&lease) {
+            o.expires_at = expires_at;
+        }
+    }
+
+    /// `lease` ended.
+    pub(crate) fn released(&self, lease: Lease) {
+        self.lock().by_lease.remove(&lease);
+    }
+
+    /// The recorded owner of `lease`.
+    pub(crate) fn owner(&self, lease: Lease) -> Option<String> {
+        self.lock().by_lease.get(&lease).map(|o| o.token.clone())
+    }
+
+    /// How many owners are recorded.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().by_lease.len()
+    }
+}
+
+/// Whether the request may renew or release `lease`, whose group is `group` (`None`: not
+/// live). Not live or of a group out of scope: the core's answer for a lease that is not
+/// live; another token's: 403.
+pub(crate) fn check_lease(
+    meta: &RequestMeta,
+    owners: &Owners,
+    lease: Lease,
+    group: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(p) = &meta.principal else {
+        return Ok(());
+    };
+    let group = match group {
+        Some(g) if p.groups.allows(g) => g,
+        // Either the core answers the same for it, or it must not learn that it exists.
+        _ => return Err(lease.expired()),
+    };
+    p.check(Some(Right::Claims), Some(group))?;
+    match owners.owner(lease) {
+        Some(owner) if owner != p.name && !p.has(Right::Admin) => Err(ApiError::Forbidden {
+            reason: format!(
+                "{} of group {group:?} is held by token {owner:?}; token {:?} may not renew or \
+                 release it (only its holder or a token with the admin right may)",
+                lease.what(),
+                p.name
+            ),
+            token: Some(p.name.clone()),
+            right: None,
+            group: Some(group.to_owned()),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The group of a live claim or block (`None` when it is not live).
+pub(super) async fn lease_group(
+    svc: &TsmdService,
+    lease: Lease,
+) -> Result<Option<String>, ApiError> {
+    svc.query(move |v| match lease {
+        Lease::Claim(id) => v.ctl.claim(id).map(|c| c.group),
+        Lease::Block(id) => v
+            .ctl
+            .blocks()
+            .into_iter()
+            .find(|b| b.id == id)
+            .map(|b| b.group),
+    })
+    .await
+}
+
+/// [`check_lease`] against the core's view of `lease` (skipped without a token, and for an
+/// admin token of every group, which may touch any lease: no extra trip to the core).
+pub(super) async fn guard_lease(
+    svc: &TsmdService,
+    meta: &RequestMeta,
+    lease: Lease,
+) -> Result<(), ApiError> {
+    let unrestricted = meta
+        .principal
+        .as_ref()
+        .is_none_or(|p| p.has(Right::Admin) && p.groups == GroupScope::Any);
+    if unrestricted {
+        return Ok(());
+    }
+    let group = lease_group(svc, lease).await?;
+    check_lease(meta, &svc.owners, lease, group.as_deref())
+}
+
+/// Tells the event log's scope filter which group each live subset, claim and block of the
+/// restored core belongs to (their later events name only an address or an id).
+pub(crate) fn seed_events(log: &EventLog, ctl: &Controller) {
+    let (subsets, claims, blocks) = (ctl.subsets(), ctl.claims(), ctl.blocks());
+    log.learn(|scopes| {
+        for s in &subsets {
+            scopes.learn_subset(s.addr, &s.group);
+        }
+        for c in &claims {
+            scopes.learn_claim(c.id, &c.group);
+        }
+        for b in &blocks {
+            scopes.learn_block(b.id, &b.group);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+
+    use api::Principal;
+
+    use super::*;
+
+    fn meta(name: &str, groups: &[&str], rights: &[Right]) -> RequestMeta {
+        let mut m = RequestMeta::new();
+        m.principal = Some(Arc::new(Principal {
+            name: name.to_owned(),
+            groups: GroupScope::from_list(groups).unwrap(),
+            rights: rights.iter().copied().collect(),
+        }));
+        m
+    }
+
+    #[test]
+    fn lists_keep_only_groups_in_scope() {
+        let mut items = vec!["g1", "g2", "g1", "g3"];
+        retain(&meta("a", &["g1", "g3"], &[]), &mut items, |s| s);
+        assert_eq!(items, ["g1", "g1", "g3"]);
+        let mut all = vec!["g1", "g2"];
+        retain(&meta("ops", &["*"], &[Right::Admin]), &mut all, |s| s);
+        retain(&RequestMeta::new(), &mut all, |s| s);
+        assert_eq!(all, ["g1", "g2"]);
+        assert!(require_every_group(&meta("a", &["g1"], &[Right::Admin]), "x").is_err());
+        assert!(require_every_group(&meta("ops", &["*"], &[]), "x").is_ok());
+    }
+
+    #[test]
+    fn leases_belong_to_their_taker() {
+        let owners = Owners::default();
+        let a = meta("a", &["g1"], &[Right::Claims]);
+        let a2 = meta("a2", &["g1"], &[Right::Claims]);
+        let b = meta("b", &["g2"], &[Right::Claims]);
+        let admin = meta("ops", &["*"], &[Right::Admin]);
+        let c = Lease::Claim(7);
+        owners.taken(&a, c, now_ms() + 10_000);
+        assert!(check_lease(&a, &owners, c, Some("g1")).is_ok());
+        assert!(check_lease(&admin, &owners, c, Some("g1")).is_ok());
+        // Same group, other token: 403 naming both.
+        let e = check_lease(&a2, &owners, c, Some("g1")).unwrap_err();
+        assert!(
+            matches!(&e, ApiError::Forbidden { token: Some(t), group: Some(g), reason, .. }
+                if t == "a2" && g == "g1" && reason.contains("\"a\"")),
+            "{e:?}"
+        );
+        // Other group: answered like a claim that is not live.
+        let hidden = check_lease(&b, &owners, c, Some("g1")).unwrap_err();
+        assert_eq!(hidden, check_lease(&b, &owners, c, None).unwrap_err());
+        assert!(matches!(hidden, ApiError::ClaimExpired { .. }));
+        // Not recorded (restored, or taken without tokens): its group decides.
+        assert!(check_lease(&a2, &owners, Lease::Block(7), Some("g1")).is_ok());
+        owners.released(c);
+        assert!(check_lease(&a2, &owners, c, Some("g1")).is_ok());
+    }
+
+    #[test]
+    fn ended_leases_are_swept() {
+        let owners = Owners::default();
+        let a = meta("a", &["g1"], &[Right::Claims]);
+        for id in 0..200 {
+            owners.taken(&a, Lease::Claim(id), 1);
+        }
+        // Ended long ago: swept as the table grows, so it stays bounded.
+        assert!(owners.len() <= 128, "{}", owners.len());
+        owners.taken(&a, Lease::Claim(1_000), now_ms() + 60_000);
+        assert_eq!(owners.owner(Lease::Claim(1_000)).as_deref(), Some("a"));
+    }
+}
