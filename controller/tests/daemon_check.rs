@@ -7,38 +7,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TSMD: &str = env!("CARGO_BIN_EXE_tsmd");
+mod daemon_common;
+use daemon_common::{text, tsmd, write, TSMD};
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tsmd.example.toml")
-}
-
-/// `tsmd ARGS` with a clean environment (no TSMD_* or RUST_LOG from the caller).
-fn tsmd(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(TSMD);
-    c.args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TSMD_") || k == "RUST_LOG" {
-            c.env_remove(k);
-        }
-    }
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p
 }
 
 #[test]

@@ -19,7 +19,7 @@ use api::events::{Event, EventKind, Gap, Received};
 use api::{ApiError, Client, EventStream, GroupName, GroupSpec, SubsetRequest};
 use controller::daemon::metrics::{parse_exposition, Sample};
 use controller::daemon::{self};
-use daemon_common::{settings, Fabric, Spec, TestDaemon};
+use daemon_common::{settings, sse_text_until, Fabric, Spec, TestDaemon};
 
 fn name(s: &str) -> GroupName {
     s.parse().unwrap()
@@ -172,15 +172,7 @@ async fn a_gap_is_reported_and_the_numbering_survives_a_restart() {
         .send()
         .await
         .unwrap();
-    let mut text = String::new();
-    while !text.contains("\n\n") {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), resp.chunk())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let text = sse_text_until(&mut resp, "\n\n").await;
     let head = text.split("\n\n").next().unwrap();
     assert!(head.contains("event: gap"), "{text}");
     assert!(
@@ -211,15 +203,7 @@ async fn a_gap_is_reported_and_the_numbering_survives_a_restart() {
         .send()
         .await
         .unwrap();
-    let mut text = String::new();
-    while !text.contains("event: restored") {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), resp.chunk())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let text = sse_text_until(&mut resp, "event: restored").await;
     let gap = text.find("event: gap").unwrap();
     assert!(gap < text.find("event: restored").unwrap(), "{text}");
     let expected = serde_json::to_string(&Gap {

@@ -27,7 +27,9 @@ use api::{
     PlanState, Problem, RendezvousPlan, RendezvousRequest, Subset, SubsetRequest, SwitchBudget,
     SwitchRules,
 };
-use daemon_common::{eventually, settings, Fabric, OfProbe, Spec, TestDaemon, OUR_GROUPS};
+use daemon_common::{
+    eventually, settings, sse_text_until, Fabric, OfProbe, Spec, TestDaemon, OUR_GROUPS,
+};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -461,15 +463,7 @@ async fn every_bad_input_is_a_problem_naming_the_culprit_and_changes_nothing() {
         .to_str()
         .unwrap()
         .starts_with("text/event-stream"));
-    let mut text = String::new();
-    while !text.contains("\n\n") {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), resp.chunk())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let text = sse_text_until(&mut resp, "\n\n").await;
     drop(resp);
     let head = text.split("\n\n").next().unwrap();
     assert!(head.contains("event: gap"), "{text}");

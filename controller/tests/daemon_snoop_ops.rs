@@ -16,8 +16,8 @@ mod daemon_common;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use api::{ApiError, Client, GroupMembers, GroupName, GroupSpec};
@@ -25,45 +25,14 @@ use controller::daemon::metrics::parse_exposition;
 use controller::daemon::{self};
 use controller::snoop::parse::{self, GroupRecord, Message, Packet, RecordType, Version};
 use controller::snoop::{SnoopConfig, SNOOP_PRIORITY};
-use daemon_common::{eventually, settings, OfProbe, TestDaemon};
+use daemon_common::{eventually, settings, text, tsmd, tsmd_command, write, OfProbe, TestDaemon};
 use openflow::oxm::MacAddr;
 use serde_json::Value;
 use switch_sim::packet::build;
 use switch_sim::ports::{memory_link, MemoryEnd, PortSpec};
 
-const TSMD: &str = env!("CARGO_BIN_EXE_tsmd");
-
 // ---------------------------------------------------------------------------------------------
 // The binary: `tsmd check` and `tsmd run`.
-
-/// `tsmd ARGS` with a clean environment (no TSMD_* or RUST_LOG from the caller) plus `env`.
-fn tsmd_command(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut c = Command::new(TSMD);
-    c.args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TSMD_") || k == "RUST_LOG" {
-            c.env_remove(k);
-        }
-    }
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c
-}
-
-fn tsmd(args: &[&str], env: &[(&str, &str)]) -> Output {
-    tsmd_command(args, env).output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p
-}
 
 /// `tsmd check --config FILE` fails with exactly one problem, the line `want`.
 fn check_fails_with(file: &Path, want: &str) {

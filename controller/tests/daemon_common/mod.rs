@@ -43,6 +43,55 @@ pub fn settings(dir: &Path) -> Settings {
     s
 }
 
+/// The tsmd binary built for these tests.
+pub const TSMD: &str = env!("CARGO_BIN_EXE_tsmd");
+
+/// `tsmd ARGS` with a clean environment (no TSMD_* or RUST_LOG from the caller) plus `env`.
+pub fn tsmd_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    let mut c = std::process::Command::new(TSMD);
+    c.args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TSMD_") || k == "RUST_LOG" {
+            c.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+/// `tsmd ARGS` run to its end with a clean environment plus `env`.
+pub fn tsmd(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    tsmd_command(args, env).output().unwrap()
+}
+
+/// Bytes as text (lossy), for messages and assertions.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Writes `body` to `dir/name`; the path.
+pub fn write(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+/// The text of an SSE response until `until` appears in it (each chunk within 5 s).
+pub async fn sse_text_until(resp: &mut reqwest::Response, until: &str) -> String {
+    let mut text = String::new();
+    while !text.contains(until) {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), resp.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text
+}
+
 /// A token for the daemon's token table: `name` with the hash of `secret`, scoped to
 /// `groups` (`*` for all) with `rights`.
 pub fn token(

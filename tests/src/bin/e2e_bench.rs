@@ -174,53 +174,51 @@ impl RawHttp {
             .write_all(&out)
             .map_err(io("writing a request"))?;
         self.buf.clear();
-        let mut chunk = [0u8; 4096];
-        loop {
+        let end = loop {
             if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head =
-                    String::from_utf8_lossy(self.buf.get(..end).unwrap_or_default()).into_owned();
-                let status: u16 = head
-                    .split(' ')
-                    .nth(1)
-                    .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| bad(format!("bad status line in {head:?}")))?;
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        let (k, v) = l.split_once(':')?;
-                        k.eq_ignore_ascii_case("content-length")
-                            .then(|| v.trim().parse().ok())?
-                    })
-                    .ok_or_else(|| bad(format!("no content-length in {head:?}")))?;
-                let start = end + 4;
-                while self.buf.len() < start + len {
-                    let n = self
-                        .stream
-                        .read(&mut chunk)
-                        .map_err(io("reading an answer"))?;
-                    if n == 0 {
-                        return Err(bad("the API closed the connection"));
-                    }
-                    self.buf
-                        .extend_from_slice(chunk.get(..n).unwrap_or_default());
-                }
-                let body = self
-                    .buf
-                    .get(start..start + len)
-                    .unwrap_or_default()
-                    .to_vec();
-                return Ok((status, body));
+                break end;
             }
-            let n = self
-                .stream
-                .read(&mut chunk)
-                .map_err(io("reading an answer"))?;
-            if n == 0 {
-                return Err(bad("the API closed the connection"));
-            }
-            self.buf
-                .extend_from_slice(chunk.get(..n).unwrap_or_default());
+            self.read_more()?;
+        };
+        let head = String::from_utf8_lossy(self.buf.get(..end).unwrap_or_default()).into_owned();
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad(format!("bad status line in {head:?}")))?;
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .ok_or_else(|| bad(format!("no content-length in {head:?}")))?;
+        let start = end + 4;
+        while self.buf.len() < start + len {
+            self.read_more()?;
         }
+        let body = self
+            .buf
+            .get(start..start + len)
+            .unwrap_or_default()
+            .to_vec();
+        Ok((status, body))
+    }
+
+    /// One read from the connection, appended to the buffer.
+    fn read_more(&mut self) -> E2eResult<()> {
+        let mut chunk = [0u8; 4096];
+        let n = self
+            .stream
+            .read(&mut chunk)
+            .map_err(io("reading an answer"))?;
+        if n == 0 {
+            return Err(bad("the API closed the connection"));
+        }
+        self.buf
+            .extend_from_slice(chunk.get(..n).unwrap_or_default());
+        Ok(())
     }
 
     fn create(&mut self, members: &[IpAddr]) -> E2eResult<api::Subset> {
