@@ -103,24 +103,8 @@ impl OvsFabric {
     /// Builds `spec`. On error, whatever was already made is torn down before returning.
     pub fn with_options(spec: &TopologySpec, opts: &FabricOptions) -> Result<OvsFabric> {
         let topology = spec.layout()?;
-        let base = unique_name();
         // Locals drop in reverse order on an early return, which is the teardown order.
-        let dir = PrivateDir::create(std::env::temp_dir().join(&base))?;
-        let private = Netns::create(&base)?;
-        private.exec(
-            "sysctl",
-            &[
-                "-qw",
-                "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1",
-            ],
-        )?;
-        let mut hosts = Vec::with_capacity(topology.hosts.len());
-        for h in &topology.hosts {
-            hosts.push(Netns::create(&format!("{base}-{}", h.name))?);
-        }
-        cable(&topology, &private, &hosts)?;
-        wait_links_up(&topology, &private, &hosts, opts.timeout)?;
+        let (dir, private, hosts) = cabled_namespaces(&topology, opts.timeout)?;
 
         let mut daemons = Vec::new();
         let ovs = OvsEnv {
@@ -671,6 +655,33 @@ pub(crate) fn parse_dump_ports(text: &str) -> Result<Vec<PortCounters>> {
     }
     out.sort_by_key(|c| c.port);
     Ok(out)
+}
+
+/// Under one unique name: a private directory, the fabric's namespace (IPv6 off) and one
+/// namespace per host, cabled as `topology` says with every link up (within `timeout`).
+/// Destructure the result into locals: they then drop in teardown order.
+pub(crate) fn cabled_namespaces(
+    topology: &Topology,
+    timeout: Duration,
+) -> Result<(PrivateDir, Netns, Vec<Netns>)> {
+    let base = unique_name();
+    let dir = PrivateDir::create(std::env::temp_dir().join(&base))?;
+    let private = Netns::create(&base)?;
+    private.exec(
+        "sysctl",
+        &[
+            "-qw",
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ],
+    )?;
+    let mut hosts = Vec::with_capacity(topology.hosts.len());
+    for h in &topology.hosts {
+        hosts.push(Netns::create(&format!("{base}-{}", h.name))?);
+    }
+    cable(topology, &private, &hosts)?;
+    wait_links_up(topology, &private, &hosts, timeout)?;
+    Ok((dir, private, hosts))
 }
 
 /// Creates every veth and configures the hosts: one `ip -batch` in the private namespace

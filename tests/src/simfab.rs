@@ -42,8 +42,8 @@ use nix::unistd::Pid;
 use crate::cmd;
 use crate::dataplane::DataPlane;
 use crate::error::{Error, Result};
-use crate::netns::{unique_name, Netns};
-use crate::ovs::{cable, parse_dump_ports, wait_links_up, wait_operstate, Daemon, PrivateDir};
+use crate::netns::Netns;
+use crate::ovs::{cabled_namespaces, parse_dump_ports, wait_operstate, Daemon, PrivateDir};
 use crate::topology::{Host, Topology, TopologySpec};
 use crate::traffic::HostNs;
 use crate::PortCounters;
@@ -145,24 +145,8 @@ impl SimFabric {
                 ),
             });
         }
-        let base = unique_name();
         // Locals drop in reverse order on an early return, which is the teardown order.
-        let dir = PrivateDir::create(std::env::temp_dir().join(&base))?;
-        let private = Netns::create(&base)?;
-        private.exec(
-            "sysctl",
-            &[
-                "-qw",
-                "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1",
-            ],
-        )?;
-        let mut hosts = Vec::with_capacity(topology.hosts.len());
-        for h in &topology.hosts {
-            hosts.push(Netns::create(&format!("{base}-{}", h.name))?);
-        }
-        cable(&topology, &private, &hosts)?;
-        wait_links_up(&topology, &private, &hosts, opts.timeout)?;
+        let (dir, private, hosts) = cabled_namespaces(&topology, opts.timeout)?;
 
         let procs = topology
             .switches

@@ -358,56 +358,54 @@ fn multicast(what: &'static str, addr: IpAddr) -> Result<IpAddr, SnoopError> {
     }
 }
 
+/// The floating-point codes of IGMPv3 and MLDv2: below `1 << (mant_bits + 3)` the value
+/// itself, else `1 exp(3) mant(mant_bits)` meaning `(mant | 1 << mant_bits) << (exp + 3)`.
+fn decode_float(code: u64, mant_bits: u32) -> u64 {
+    if code < 1 << (mant_bits + 3) {
+        code
+    } else {
+        let exp = (code >> mant_bits) & 0x7;
+        let mant = code & ((1 << mant_bits) - 1);
+        (mant | 1 << mant_bits) << (exp + 3)
+    }
+}
+
+/// The code of `value` in [`decode_float`]'s format, rounded down (the largest code when
+/// `value` is beyond it).
+fn encode_float(value: u64, mant_bits: u32) -> u64 {
+    let plain = 1u64 << (mant_bits + 3);
+    if value < plain {
+        return value;
+    }
+    for exp in 0u64..8 {
+        let mant = value >> (exp + 3);
+        if mant < 2 << mant_bits {
+            return plain | exp << mant_bits | (mant & ((1 << mant_bits) - 1));
+        }
+    }
+    (plain << 1) - 1
+}
+
 /// IGMPv3 8-bit codes (Max Resp Code, QQIC; RFC 3376 §4.1.1, §4.1.7): below 128 the value
 /// itself, else `1 exp(3) mant(4)` meaning `(mant | 0x10) << (exp + 3)`.
 pub fn decode_code8(code: u8) -> u64 {
-    if code < 128 {
-        u64::from(code)
-    } else {
-        let exp = u32::from((code >> 4) & 0x7);
-        let mant = u64::from(code & 0x0f);
-        (mant | 0x10) << (exp + 3)
-    }
+    decode_float(u64::from(code), 4)
 }
 
 /// The 8-bit code of `value` (rounded down to what the code can say; at most 31744).
 pub fn encode_code8(value: u64) -> u8 {
-    if value < 128 {
-        return value as u8;
-    }
-    for exp in 0u8..8 {
-        let mant = value >> (u32::from(exp) + 3);
-        if mant < 0x20 {
-            return 0x80 | (exp << 4) | ((mant as u8) & 0x0f);
-        }
-    }
-    0xff
+    u8::try_from(encode_float(value, 4)).unwrap_or(u8::MAX)
 }
 
 /// MLDv2's 16-bit Max Resp Code (RFC 3810 §5.1.3), in milliseconds: below 32768 the value,
 /// else `1 exp(3) mant(12)` meaning `(mant | 0x1000) << (exp + 3)`.
 pub fn decode_mld_code(code: u16) -> u64 {
-    if code < 0x8000 {
-        u64::from(code)
-    } else {
-        let exp = u32::from((code >> 12) & 0x7);
-        let mant = u64::from(code & 0x0fff);
-        (mant | 0x1000) << (exp + 3)
-    }
+    decode_float(u64::from(code), 12)
 }
 
 /// The 16-bit code of `ms` (rounded down; at most 8387584 ms).
 pub fn encode_mld_code(ms: u64) -> u16 {
-    if ms < 0x8000 {
-        return ms as u16;
-    }
-    for exp in 0u16..8 {
-        let mant = ms >> (u32::from(exp) + 3);
-        if mant < 0x2000 {
-            return 0x8000 | (exp << 12) | ((mant as u16) & 0x0fff);
-        }
-    }
-    0xffff
+    u16::try_from(encode_float(ms, 12)).unwrap_or(u16::MAX)
 }
 
 impl Packet {
@@ -1408,6 +1406,9 @@ mod tests {
             assert!(d <= v && v - d < (v / 16).max(1), "{v} → {c:#x} → {d}");
         }
         assert_eq!(decode_code8(0xff), 31744);
+        // Beyond what a code can say: the largest code.
+        assert_eq!(encode_code8(1_000_000), 0xff);
+        assert_eq!(encode_mld_code(1 << 40), 0xffff);
         for v in [0u64, 32767, 32768, 100_000, 8_387_584] {
             let c = encode_mld_code(v);
             let d = decode_mld_code(c);
