@@ -139,9 +139,10 @@ async fn echo_both_ways_and_silent_controller_dropped() {
     let sw = b.start().unwrap();
     let mut c = Ctl::connect(sw.listen_addrs()[0]).await;
 
+    // Taken before sending: the switch cannot hear it earlier, however the threads run.
+    let sent = Instant::now();
     c.send(&Message::echo_request(Xid(9), b"abc".to_vec()))
         .await;
-    let sent = Instant::now();
     assert_eq!(
         c.reply().await,
         Message::new(Xid(9), Body::EchoReply(b"abc".to_vec()))
@@ -151,17 +152,19 @@ async fn echo_both_ways_and_silent_controller_dropped() {
     let p = c.recv().await.unwrap();
     assert!(matches!(p.body, Body::EchoRequest(_)), "{p:?}");
     assert!(sent.elapsed() >= probe, "probed after {:?}", sent.elapsed());
-    c.send(&Message::new(p.xid, Body::EchoReply(vec![]))).await;
     let answered = Instant::now();
+    c.send(&Message::new(p.xid, Body::EchoReply(vec![]))).await;
 
     // Answered, so the channel stays; the next probe goes unanswered and the channel closes.
     let p2 = c.recv().await.unwrap();
     assert!(matches!(p2.body, Body::EchoRequest(_)), "{p2:?}");
     assert!(answered.elapsed() >= probe);
+    // The probe left before we read it, by an unknown delay on a loaded machine: the
+    // bound only shows the switch waited rather than closing at once.
     let probed = Instant::now();
     c.expect_closed(probe * 10).await;
     assert!(
-        probed.elapsed() >= probe * 9 / 10,
+        probed.elapsed() >= probe / 2,
         "closed after {:?}",
         probed.elapsed()
     );

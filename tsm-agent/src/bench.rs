@@ -281,7 +281,17 @@ async fn bulk(copies: Option<u32>) -> Result<String, CliError> {
 async fn embedded(cli: &Cli, args: &BenchArgs) -> Result<String, CliError> {
     use controller::demo::{Demo, DemoConfig};
 
-    let demo = Demo::start(&DemoConfig::ephemeral())
+    // tsmd as deployed: a state directory, so each claim goes through the claim journal.
+    let state = tempfile::tempdir().map_err(|e| {
+        err(format!(
+            "cannot create a state directory for the embedded tsmd: {e}"
+        ))
+    })?;
+    let config = DemoConfig {
+        state_dir: Some(state.path().to_owned()),
+        ..DemoConfig::ephemeral()
+    };
+    let demo = Demo::start(&config)
         .await
         .map_err(|e| err(format!("cannot start the embedded tsmd: {e}")))?;
     let result = async {
@@ -290,7 +300,8 @@ async fn embedded(cli: &Cli, args: &BenchArgs) -> Result<String, CliError> {
             .map_err(|e| err(format!("the embedded fabric: {e}")))?;
         let url = format!("http://{}", demo.api_addr());
         setup_group(&demo.client, &args.group).await?;
-        let target = "embedded tsmd, switch-sim leaf-spine (6 switches, 12 hosts) in memory";
+        let target = "embedded tsmd (state directory with claim journal), switch-sim leaf-spine \
+                      (6 switches, 12 hosts) in memory";
         bench_on(
             cli,
             std::slice::from_ref(&url),
@@ -375,7 +386,7 @@ async fn bench_on(
         .token(cli.token.as_deref())
         .timeout(Duration::from_millis(cli.timeout_ms.max(1)))
         .follow_events(false);
-    let agent = Agent::with_options(options)?;
+    let agent = Agent::with_options(options.clone())?;
     let name: api::GroupName = group
         .parse()
         .map_err(|e| err(format!("group name {group:?}: {e}")))?;
@@ -388,7 +399,23 @@ async fn bench_on(
     if subsets.is_empty() {
         return Err(err(format!("the plan of group {group} has no subsets")));
     }
-    let http = measure_http(&agent, group, &subsets, args.http).await?;
+    // The sender on a thread and runtime of its own, as a sender program beside tsmd would
+    // be: sharing the embedded tsmd's two workers added their hand-offs to every claim.
+    let http = {
+        let (group, subsets, n) = (group.to_owned(), subsets.clone(), args.http);
+        tokio::task::spawn_blocking(move || -> Result<Summary, CliError> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| err(format!("cannot start the sender's runtime: {e}")))?;
+            rt.block_on(async {
+                let agent = Agent::with_options(options)?;
+                Ok(measure_http(&agent, &group, &subsets, n).await?)
+            })
+        })
+        .await
+        .map_err(|e| err(format!("the HTTP benchmark failed: {e}")))??
+    };
     let block = agent
         .hold_block(group, args.block_copies, Duration::from_secs(120))
         .await?;

@@ -93,6 +93,10 @@ pub struct RunArgs {
     /// Directory of the durable state [default: /var/lib/tsmd].
     #[arg(long, env = "TSMD_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Where the claim journal stages appends before the state directory, a tmpfs: claims
+    /// then never wait for the disk ("" for none) [default: /dev/shm].
+    #[arg(long, env = "TSMD_JOURNAL_STAGE_DIR", value_name = "DIR")]
+    pub journal_stage_dir: Option<PathBuf>,
     /// Log format [default: text].
     #[arg(long, env = "TSMD_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -135,6 +139,7 @@ impl RunArgs {
             pool_v6: self.pool_v6.clone(),
             request_timeout_ms: self.request_timeout_ms,
             state_dir: self.state_dir.clone(),
+            journal_stage_dir: self.journal_stage_dir.clone(),
             log_format: self.log_format,
             log_level: self.log_level.clone(),
             rust_log: std::env::var("RUST_LOG").ok().filter(|s| !s.is_empty()),

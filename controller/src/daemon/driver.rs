@@ -254,6 +254,9 @@ pub(crate) struct Driver {
     persist: watch::Sender<Option<Arc<Snapshot>>>,
     /// The newest snapshot not yet handed to the persister (waiting for `save_after`).
     unsaved: Option<Arc<Snapshot>>,
+    /// Claims or blocks changed with no journal to take them (the in-memory store): a
+    /// snapshot is taken when the next save is due, not one per claim.
+    claims_unsaved: bool,
     save_after: Instant,
     events: broadcast::Sender<Event>,
     conns: BTreeMap<ConnId, ConnRec>,
@@ -286,6 +289,7 @@ impl Driver {
             shutdown,
             persist,
             unsaved: None,
+            claims_unsaved: false,
             save_after: Instant::now(),
             events,
             conns: BTreeMap::new(),
@@ -324,7 +328,7 @@ impl Driver {
         loop {
             self.carry_out();
             let mut wake = self.ctl.poll_timeout().map(|t| self.clock.instant(t));
-            if self.unsaved.is_some() {
+            if self.unsaved.is_some() || self.claims_unsaved {
                 wake = Some(wake.map_or(self.save_after, |w| w.min(self.save_after)));
             }
             let turn = tokio::select! {
@@ -578,6 +582,12 @@ impl Driver {
                 self.save_if_due();
             }
             // Written before the outputs after it (the claim's answer) are carried out.
+            Output::Journal(_) if self.journal.is_none() => {
+                // Without a journal a claim is an ordinary change, saved with the next
+                // throttled snapshot: a snapshot per claim cost most of the claim's latency.
+                self.claims_unsaved = true;
+                self.save_if_due();
+            }
             Output::Journal(e) => {
                 let before = self.persist.borrow().clone();
                 super::service::rendezvous::on_journal(
@@ -600,6 +610,10 @@ impl Driver {
     /// last one; otherwise the run loop wakes up for it when it has.
     fn save_if_due(&mut self) {
         let now = Instant::now();
+        if self.claims_unsaved && now >= self.save_after {
+            self.claims_unsaved = false;
+            self.unsaved = Some(Arc::new(self.ctl.snapshot()));
+        }
         if self.unsaved.is_some() && now >= self.save_after {
             self.persist.send_replace(self.unsaved.take());
             self.save_after = now + PERSIST_EVERY;

@@ -279,7 +279,8 @@ pub async fn start_with_store(
     // Taken before the claim journal wraps the store.
     let idem_side = store.side_file(idempotency::FILE);
     // Claims and blocks answered after the last snapshot come back from the claim journal.
-    let (store, ctl, journal) = service::rendezvous::start_journal(store, ctl).await?;
+    let (store, ctl, journal) =
+        service::rendezvous::start_journal(store, ctl, settings.journal_stage_dir.clone()).await?;
     info!(
         openflow = %of_addr,
         api = %http_addr,

@@ -5,12 +5,17 @@
 //! **The claim journal.** A claim must never be lost once answered, and the claim path must
 //! be fast (issue 5: p99 ≤ 500 µs over HTTP on loopback), so claims do not wait for a whole
 //! snapshot. The core emits one [`JournalEntry`] per claim, block, renewal or release before
-//! the answer; the core task appends it to `claims-<n>.log` (JSON lines) in the state
-//! directory with one `write(2)` before it carries out the answer, so an answered claim is in
-//! the kernel's page cache and survives a crash or restart of tsmd. A background thread calls
-//! `fdatasync` every [`SYNC_INTERVAL`] while there are new entries (group commit), so a crash
-//! of the whole machine loses at most the last few milliseconds of claims; at shutdown the
-//! journal is synced before tsmd exits. On start, the snapshot is restored, the journal's
+//! the answer; the core task appends it to `claims-<n>.log` (JSON lines) with one `write(2)`
+//! before it carries out the answer, so an answered claim is in the kernel's page cache and
+//! survives a crash or restart of tsmd. That write goes to a stage directory on tmpfs
+//! (`store.journal_stage_dir`, default `/dev/shm`) when there is one: a write to the state
+//! directory's disk file system can wait milliseconds for its journal commit, which would put
+//! disk latency into every claim. A background thread copies new whole lines from the stage
+//! to the state directory and calls `fdatasync` every [`SYNC_INTERVAL`] while there are new
+//! entries (group commit), so a crash of the whole machine loses at most the last few
+//! milliseconds of claims; at shutdown the journal is synced before tsmd exits. On start the
+//! stage's copy of a segment wins over the disk's (it is the longer one); after a reboot only
+//! the disk's is left. Without a stage the core appends to the disk file itself. On start, the snapshot is restored, the journal's
 //! entries after the snapshot's `journal_seq` are replayed (leases that ended meanwhile are
 //! dropped), a fresh snapshot is saved and the journal starts over. While running, a segment
 //! that passes [`SEGMENT_BYTES`] is closed, a snapshot is asked for, and closed segments are
@@ -47,6 +52,10 @@ use crate::snapshot::Snapshot;
 
 /// How often new journal entries are fsynced.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(5);
+/// The default stage directory's parent (tmpfs on Linux).
+pub const DEFAULT_STAGE_ROOT: &str = "/dev/shm";
+/// The state directory's file naming its stage directory (`<root>/tsmd-journal-<id>`).
+const STAGE_ID_FILE: &str = "journal-id";
 /// A journal segment is closed after this many bytes.
 pub const SEGMENT_BYTES: u64 = 16 << 20;
 
@@ -448,7 +457,15 @@ pub enum JournalError {
 #[derive(Debug)]
 pub struct Journal {
     dir: PathBuf,
-    current: Arc<Mutex<File>>,
+    /// Where the core appends: the open segment's stage file, or its disk file without a
+    /// stage. The syncer clones the `Arc` and works outside the lock: holding it through an
+    /// fdatasync (milliseconds on a busy disk) stalled the core's appends.
+    current: Arc<Mutex<Arc<File>>>,
+    /// The stage directory, when there is one.
+    stage: Option<PathBuf>,
+    /// With a stage: the open segment's copy from stage to disk (the syncer's, and the
+    /// core's when it closes a segment).
+    copier: Arc<Mutex<Option<Copier>>>,
     segment: u64,
     bytes: u64,
     /// Closed segments and the last sequence number in each.
@@ -527,45 +544,159 @@ fn read_segment(path: &Path) -> Result<Vec<JournalEntry>, JournalError> {
     Ok(out)
 }
 
+/// Copies a stage segment's new whole lines to its disk file.
+#[derive(Debug)]
+struct Copier {
+    stage: Arc<File>,
+    disk: File,
+    /// Bytes of the stage file already on disk.
+    copied: u64,
+    path: PathBuf,
+}
+
+impl Copier {
+    /// Copies up to the last complete line and fdatasyncs the disk file when anything moved.
+    fn copy_and_sync(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; 64 << 10];
+        let mut moved = false;
+        loop {
+            let n = self.stage.read_at(&mut buf, self.copied)?;
+            // A read can race an append: copy whole lines only, the rest next time.
+            let whole = buf[..n]
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1);
+            if whole == 0 {
+                break;
+            }
+            self.disk.write_all(&buf[..whole])?;
+            self.copied += whole as u64;
+            moved = true;
+            if n < buf.len() {
+                break;
+            }
+        }
+        if moved {
+            self.disk.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+/// The stage directory of the state directory `dir` under `root`, created if needed; `None`
+/// (with a warning) when it cannot be used.
+fn stage_dir(dir: &Path, root: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let id_file = dir.join(STAGE_ID_FILE);
+    let id = match std::fs::read_to_string(&id_file) {
+        Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
+        _ => {
+            // Unique per state directory: a new state directory never meets an old stage.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let id = format!("{:x}-{:x}", nanos, std::process::id());
+            let written = File::create(&id_file)
+                .and_then(|mut f| f.write_all(id.as_bytes()).and_then(|()| f.sync_all()));
+            if let Err(e) = written {
+                tracing::warn!(file = %id_file.display(), error = %e, "claim journal: no stage (cannot write its id); appending to the disk directly");
+                return None;
+            }
+            id
+        }
+    };
+    let stage = root.join(format!("tsmd-journal-{id}"));
+    match std::fs::DirBuilder::new().mode(0o700).create(&stage) {
+        Ok(()) => Some(stage),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && stage.is_dir() => Some(stage),
+        Err(e) => {
+            tracing::warn!(stage = %stage.display(), error = %e, "claim journal: no stage; appending to the disk directly");
+            None
+        }
+    }
+}
+
+/// Opens for appending, and reading (the syncer reads stage files back).
+fn open_append(path: &Path) -> Result<File, JournalError> {
+    OpenOptions::new()
+        .read(true)
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| JournalError::Io {
+            path: path.to_owned(),
+            source,
+        })
+}
+
 impl Journal {
     /// Opens the journal in `dir`: every entry found (in order) and a journal that appends to
     /// a new segment. `saved` is where the store reports the `journal_seq` of what it saved.
-    pub fn open(
+    /// With `stage_root`, appends are staged in a directory under it (see the module header).
+    pub fn open_staged(
         dir: &Path,
+        stage_root: Option<&Path>,
         saved: Arc<AtomicU64>,
     ) -> Result<(Journal, Vec<JournalEntry>), JournalError> {
+        let stage = stage_root.and_then(|root| stage_dir(dir, root));
+        let mut numbers: Vec<u64> = segments(dir)?.into_iter().map(|(n, _)| n).collect();
+        if let Some(st) = &stage {
+            numbers.extend(segments(st)?.into_iter().map(|(n, _)| n));
+        }
+        numbers.sort_unstable();
+        numbers.dedup();
         let mut entries = Vec::new();
         let mut closed = Vec::new();
-        let found = segments(dir)?;
-        for (n, path) in &found {
-            let seg = read_segment(path)?;
+        for n in &numbers {
+            let disk_path = segment_path(dir, *n);
+            let mut seg = if disk_path.exists() {
+                read_segment(&disk_path)?
+            } else {
+                Vec::new()
+            };
+            if let Some(st) = &stage {
+                let staged = segment_path(st, *n);
+                if staged.exists() {
+                    // What the syncer had not copied yet when tsmd stopped.
+                    let last = seg.last().map_or(0, |e| e.seq);
+                    seg.extend(read_segment(&staged)?.into_iter().filter(|e| e.seq > last));
+                }
+            }
             let last = seg.last().map_or(0, |e| e.seq);
             entries.extend(seg);
             closed.push((*n, last));
         }
-        let segment = found.last().map_or(1, |(n, _)| n + 1);
-        let path = segment_path(dir, segment);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| JournalError::Io { path, source })?;
-        let current = Arc::new(Mutex::new(file));
+        let segment = numbers.last().map_or(1, |n| n + 1);
+        let disk = open_append(&segment_path(dir, segment))?;
+        let (current, copier) = match &stage {
+            Some(st) => {
+                let path = segment_path(st, segment);
+                let staged = Arc::new(open_append(&path)?);
+                let copier = Copier {
+                    stage: staged.clone(),
+                    disk,
+                    copied: 0,
+                    path,
+                };
+                (staged, Some(copier))
+            }
+            None => (Arc::new(disk), None),
+        };
+        let current = Arc::new(Mutex::new(current));
+        let copier = Arc::new(Mutex::new(copier));
         let dirty = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let syncer = {
-            let (current, dirty, stop) = (current.clone(), dirty.clone(), stop.clone());
+            let (current, copier) = (current.clone(), copier.clone());
+            let (dirty, stop) = (dirty.clone(), stop.clone());
             std::thread::Builder::new()
                 .name("tsmd-journal".to_owned())
                 .spawn(move || loop {
                     std::thread::sleep(SYNC_INTERVAL);
                     let done = stop.load(Ordering::Acquire);
                     if dirty.swap(false, Ordering::AcqRel) {
-                        if let Ok(f) = current.lock() {
-                            if let Err(e) = f.sync_data() {
-                                error!(error = %e, "claim journal: fdatasync failed");
-                            }
-                        }
+                        sync_once(&current, &copier);
                     }
                     if done {
                         return;
@@ -578,6 +709,8 @@ impl Journal {
             Journal {
                 dir: dir.to_owned(),
                 current,
+                stage,
+                copier,
                 segment,
                 bytes: 0,
                 closed,
@@ -602,16 +735,21 @@ impl Journal {
         })?;
         self.buf.push(b'\n');
         let path = || segment_path(&self.dir, self.segment);
-        {
-            let mut f = self.current.lock().map_err(|_| JournalError::Io {
+        let file = self
+            .current
+            .lock()
+            .map_err(|_| JournalError::Io {
                 path: path(),
                 source: std::io::Error::other("journal lock poisoned"),
-            })?;
-            f.write_all(&self.buf).map_err(|source| JournalError::Io {
+            })?
+            .clone();
+        // One write(2) on an O_APPEND file: the entry lands whole, even while a sync runs.
+        (&*file)
+            .write_all(&self.buf)
+            .map_err(|source| JournalError::Io {
                 path: path(),
                 source,
             })?;
-        }
         self.dirty.store(true, Ordering::Release);
         self.bytes += self.buf.len() as u64;
         self.last_seq = e.seq;
@@ -626,20 +764,47 @@ impl Journal {
     /// Closes the current segment and starts a new one.
     fn rotate(&mut self) -> Result<(), JournalError> {
         let next = self.segment + 1;
-        let path = segment_path(&self.dir, next);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| JournalError::Io { path, source })?;
+        let poisoned = |path: PathBuf| JournalError::Io {
+            path,
+            source: std::io::Error::other("journal lock poisoned"),
+        };
+        let disk = open_append(&segment_path(&self.dir, next))?;
+        let file = match &self.stage {
+            Some(st) => {
+                let path = segment_path(st, next);
+                let staged = Arc::new(open_append(&path)?);
+                let mut g = self
+                    .copier
+                    .lock()
+                    .map_err(|_| poisoned(segment_path(&self.dir, self.segment)))?;
+                // The closed segment goes to disk whole before its stage copy is dropped.
+                let old = g.replace(Copier {
+                    stage: staged.clone(),
+                    disk,
+                    copied: 0,
+                    path,
+                });
+                if let Some(mut old) = old {
+                    old.copy_and_sync().map_err(|source| JournalError::Io {
+                        path: segment_path(&self.dir, self.segment),
+                        source,
+                    })?;
+                    let _ = std::fs::remove_file(&old.path);
+                }
+                staged
+            }
+            None => Arc::new(disk),
+        };
         let old = {
-            let mut g = self.current.lock().map_err(|_| JournalError::Io {
-                path: segment_path(&self.dir, self.segment),
-                source: std::io::Error::other("journal lock poisoned"),
-            })?;
+            let mut g = self
+                .current
+                .lock()
+                .map_err(|_| poisoned(segment_path(&self.dir, self.segment)))?;
             std::mem::replace(&mut *g, file)
         };
-        let _ = old.sync_data();
+        if self.stage.is_none() {
+            let _ = old.sync_data();
+        }
         self.closed.push((self.segment, self.last_seq));
         self.segment = next;
         self.bytes = 0;
@@ -650,9 +815,13 @@ impl Journal {
     fn collect(&mut self) {
         let saved = self.saved.load(Ordering::Acquire);
         let dir = self.dir.clone();
+        let stage = self.stage.clone();
         self.closed.retain(|(n, last)| {
             if *last <= saved {
                 let _ = std::fs::remove_file(segment_path(&dir, *n));
+                if let Some(st) = &stage {
+                    let _ = std::fs::remove_file(segment_path(st, *n));
+                }
                 false
             } else {
                 true
@@ -660,10 +829,38 @@ impl Journal {
         });
     }
 
-    /// Syncs what is written.
+    /// Syncs what is written (through to the disk with a stage).
     pub fn sync(&self) {
-        if let Ok(f) = self.current.lock() {
-            let _ = f.sync_data();
+        sync_once(&self.current, &self.copier);
+    }
+
+    /// Stops the syncer without the final copy: the state a crash of tsmd leaves.
+    #[cfg(test)]
+    fn crash(mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.syncer.take() {
+            let _ = t.join();
+        }
+        // No final copy, no sync, no clean-up: what a killed tsmd leaves.
+        std::mem::forget(self);
+    }
+}
+
+/// One round of the syncer: copy the stage's new lines to disk and sync, or sync the disk
+/// file the core appends to.
+fn sync_once(current: &Mutex<Arc<File>>, copier: &Mutex<Option<Copier>>) {
+    if let Ok(mut g) = copier.lock() {
+        if let Some(c) = g.as_mut() {
+            if let Err(e) = c.copy_and_sync() {
+                error!(error = %e, "claim journal: copying the stage to disk failed");
+            }
+            return;
+        }
+    }
+    let file = current.lock().map(|f| f.clone());
+    if let Ok(f) = file {
+        if let Err(e) = f.sync_data() {
+            error!(error = %e, "claim journal: fdatasync failed");
         }
     }
 }
@@ -675,6 +872,18 @@ impl Drop for Journal {
             let _ = t.join();
         }
         self.sync();
+        // After a clean stop the disk holds everything; the stage copy can go.
+        if let Ok(mut g) = self.copier.lock() {
+            if let Some(c) = g.take() {
+                if c.copied == c.stage.metadata().map_or(u64::MAX, |m| m.len()) {
+                    let _ = std::fs::remove_file(&c.path);
+                }
+            }
+        }
+        // Only when empty: segments a snapshot does not cover yet stay for the next start.
+        if let Some(st) = &self.stage {
+            let _ = std::fs::remove_dir(st);
+        }
     }
 }
 
@@ -731,6 +940,7 @@ pub(crate) fn on_journal(
 pub(crate) async fn start_journal(
     store: Box<dyn Store>,
     ctl: crate::machine::Controller,
+    stage_root: Option<PathBuf>,
 ) -> Result<(Box<dyn Store>, crate::machine::Controller, Option<Journal>), super::super::DaemonError>
 {
     let Some(dir) = store.journal_dir() else {
@@ -743,7 +953,13 @@ pub(crate) async fn start_journal(
     let (store, ctl, journal) = tokio::task::spawn_blocking(move || {
         let (mut store, mut ctl) = (store, ctl);
         let saved = Arc::new(AtomicU64::new(0));
-        let r = open_and_replay(&dir, store.as_mut(), &mut ctl, saved.clone());
+        let r = open_and_replay(
+            &dir,
+            stage_root.as_deref(),
+            store.as_mut(),
+            &mut ctl,
+            saved.clone(),
+        );
         let store: Box<dyn Store> = Box::new(JournaledStore {
             inner: store,
             saved,
@@ -760,11 +976,13 @@ pub(crate) async fn start_journal(
 /// drops the replayed segments. Blocking.
 pub(crate) fn open_and_replay(
     dir: &Path,
+    stage_root: Option<&Path>,
     store: &mut dyn Store,
     ctl: &mut crate::machine::Controller,
     saved: Arc<AtomicU64>,
 ) -> Result<(Journal, usize), String> {
-    let (mut journal, entries) = Journal::open(dir, saved.clone()).map_err(|e| e.to_string())?;
+    let (mut journal, entries) =
+        Journal::open_staged(dir, stage_root, saved.clone()).map_err(|e| e.to_string())?;
     let applied = ctl.replay_journal(&entries);
     if !entries.is_empty() {
         let snap = ctl.snapshot();
@@ -794,7 +1012,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let saved = Arc::new(AtomicU64::new(0));
         {
-            let (mut j, found) = Journal::open(dir.path(), saved.clone()).unwrap();
+            let (mut j, found) = Journal::open_staged(dir.path(), None, saved.clone()).unwrap();
             assert!(found.is_empty());
             for s in 1..=3 {
                 assert!(!j.append(&entry(s)).unwrap());
@@ -805,15 +1023,96 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&segs[0].1).unwrap();
         f.write_all(b"{\"seq\":4,\"op\":\"rel").unwrap();
         drop(f);
-        let (mut j, found) = Journal::open(dir.path(), saved.clone()).unwrap();
+        let (mut j, found) = Journal::open_staged(dir.path(), None, saved.clone()).unwrap();
         assert_eq!(found, vec![entry(1), entry(2), entry(3)]);
         j.append(&entry(4)).unwrap();
         // A snapshot covering 3 lets the first segment go.
         saved.store(3, Ordering::Release);
         j.append(&entry(5)).unwrap();
         drop(j);
-        let (_j, found) = Journal::open(dir.path(), saved).unwrap();
+        let (_j, found) = Journal::open_staged(dir.path(), None, saved).unwrap();
         assert_eq!(found, vec![entry(4), entry(5)]);
+    }
+
+    fn disk_entries(dir: &Path) -> Vec<JournalEntry> {
+        segments(dir)
+            .unwrap()
+            .into_iter()
+            .flat_map(|(_, p)| read_segment(&p).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_staged_journal_survives_a_crash_before_the_copy_to_disk() {
+        let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let saved = Arc::new(AtomicU64::new(0));
+        let (mut j, _) =
+            Journal::open_staged(dir.path(), Some(root.path()), saved.clone()).unwrap();
+        let stage = j.stage.clone().unwrap();
+        assert!(stage.starts_with(root.path()), "{}", stage.display());
+        j.append(&entry(1)).unwrap();
+        j.rotate().unwrap();
+        // A closed segment is on disk whole, and its stage copy is gone.
+        assert_eq!(disk_entries(dir.path()), vec![entry(1)]);
+        assert_eq!(segments(&stage).unwrap().len(), 1);
+        j.append(&entry(2)).unwrap();
+        j.append(&entry(3)).unwrap();
+        j.crash();
+        // As if the syncer had not copied yet: the open segment's disk file is empty.
+        let (last, path) = segments(dir.path()).unwrap().pop().unwrap();
+        assert_eq!(last, 2);
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        let (j, found) = Journal::open_staged(dir.path(), Some(root.path()), saved).unwrap();
+        assert_eq!(found, vec![entry(1), entry(2), entry(3)]);
+        assert_eq!(
+            j.stage.as_ref(),
+            Some(&stage),
+            "the state directory keeps its stage"
+        );
+    }
+
+    #[test]
+    fn the_syncer_copies_the_stage_and_a_clean_stop_leaves_all_on_disk() {
+        let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let saved = Arc::new(AtomicU64::new(0));
+        let (mut j, _) =
+            Journal::open_staged(dir.path(), Some(root.path()), saved.clone()).unwrap();
+        let stage = j.stage.clone().unwrap();
+        j.append(&entry(1)).unwrap();
+        j.append(&entry(2)).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while disk_entries(dir.path()) != vec![entry(1), entry(2)] {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the syncer never copied"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        j.append(&entry(3)).unwrap();
+        drop(j);
+        assert_eq!(disk_entries(dir.path()), vec![entry(1), entry(2), entry(3)]);
+        assert!(!stage.exists(), "stage left behind");
+        // As after a reboot (an empty tmpfs): the disk alone has every entry.
+        let (_j, found) = Journal::open_staged(dir.path(), Some(root.path()), saved).unwrap();
+        assert_eq!(found, vec![entry(1), entry(2), entry(3)]);
+    }
+
+    #[test]
+    fn an_unusable_stage_falls_back_to_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_dir = dir.path().join("file");
+        std::fs::write(&not_a_dir, b"x").unwrap();
+        let saved = Arc::new(AtomicU64::new(0));
+        let (mut j, _) = Journal::open_staged(dir.path(), Some(&not_a_dir), saved).unwrap();
+        assert!(j.stage.is_none());
+        j.append(&entry(1)).unwrap();
+        drop(j);
+        assert_eq!(disk_entries(dir.path()), vec![entry(1)]);
     }
 
     #[test]
@@ -824,7 +1123,7 @@ mod tests {
             b"{\"seq\":1,\"op\":\"release\",\"id\":1}\nnonsense\n{\"seq\":2,\"op\":\"release\",\"id\":2}\n",
         )
         .unwrap();
-        let e = Journal::open(dir.path(), Arc::new(AtomicU64::new(0))).unwrap_err();
+        let e = Journal::open_staged(dir.path(), None, Arc::new(AtomicU64::new(0))).unwrap_err();
         assert!(e.to_string().contains(":2:"), "{e}");
     }
 }

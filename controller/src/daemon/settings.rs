@@ -125,6 +125,7 @@ pub struct Overrides {
     pub pool_v6: Option<String>,
     pub request_timeout_ms: Option<u64>,
     pub state_dir: Option<PathBuf>,
+    pub journal_stage_dir: Option<PathBuf>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
     /// The value of `RUST_LOG`, used for the log level when nothing else sets it.
@@ -248,6 +249,7 @@ keys! {
     POOL_V4 = "subsets.pool_v4", "--pool-v4", "TSMD_POOL_V4";
     POOL_V6 = "subsets.pool_v6", "--pool-v6", "TSMD_POOL_V6";
     STATE_DIR = "store.state_dir", "--state-dir", "TSMD_STATE_DIR";
+    STAGE_DIR = "store.journal_stage_dir", "--journal-stage-dir", "TSMD_JOURNAL_STAGE_DIR";
     LOG_FORMAT = "log.format", "--log-format", "TSMD_LOG_FORMAT";
     LOG_LEVEL = "log.level", "--log-level", "TSMD_LOG_LEVEL";
     SNOOP_ENABLED = "snoop.enabled", "--snoop-enabled", "TSMD_SNOOP_ENABLED";
@@ -285,6 +287,9 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// The file store's directory.
     pub state_dir: PathBuf,
+    /// Where the claim journal stages appends before the state directory (a tmpfs; see
+    /// `daemon::service::rendezvous`). `None`: appends go to the disk directly.
+    pub journal_stage_dir: Option<PathBuf>,
     pub log_format: LogFormat,
     /// A `tracing_subscriber::EnvFilter` directive (`RUST_LOG` syntax).
     pub log_level: String,
@@ -322,6 +327,9 @@ impl Default for Settings {
             pool_v6: c.pool_v6,
             request_timeout: Duration::from_secs(5),
             state_dir: PathBuf::from("/var/lib/tsmd"),
+            journal_stage_dir: Some(PathBuf::from(
+                super::service::rendezvous::DEFAULT_STAGE_ROOT,
+            )),
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
             tokens: Vec::new(),
@@ -411,6 +419,7 @@ struct SubsetsFile {
 #[serde(deny_unknown_fields)]
 struct StoreFile {
     state_dir: Option<Spanned<String>>,
+    journal_stage_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -901,6 +910,30 @@ impl Settings {
             },
         );
         m.apply(
+            &STAGE_DIR,
+            f.store.journal_stage_dir.as_ref(),
+            over.journal_stage_dir.clone(),
+            |src| {
+                let p = match src {
+                    Source::File(t) => PathBuf::from(t),
+                    Source::Flag(p) => p,
+                };
+                // Empty: no stage.
+                if !p.as_os_str().is_empty() && !p.is_absolute() {
+                    return Err(format!(
+                        "the journal stage directory must be an absolute path (or \"\" for none), not {:?}",
+                        p.display().to_string()
+                    ));
+                }
+                Ok(Value::Text(p.to_string_lossy().into_owned()))
+            },
+            |s, v| {
+                if let Value::Text(t) = v {
+                    s.journal_stage_dir = (!t.is_empty()).then(|| PathBuf::from(t));
+                }
+            },
+        );
+        m.apply(
             &LOG_FORMAT,
             f.log.format.as_ref(),
             over.log_format,
@@ -1009,6 +1042,12 @@ impl Settings {
                 "subsets.pool_v4" => quote(&pool_text(self.pool_v4)),
                 "subsets.pool_v6" => quote(&pool_text(self.pool_v6)),
                 "store.state_dir" => quote(&self.state_dir.to_string_lossy()),
+                "store.journal_stage_dir" => quote(
+                    &self
+                        .journal_stage_dir
+                        .as_ref()
+                        .map_or_else(String::new, |p| p.to_string_lossy().into_owned()),
+                ),
                 "log.format" => quote(self.log_format.as_str()),
                 "log.level" => quote(&self.log_level),
                 "snoop.enabled" => self.snoop.enabled.to_string(),

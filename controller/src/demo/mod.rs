@@ -99,6 +99,9 @@ pub struct DemoConfig {
     pub shape: Shape,
     /// Deliberate host faults (tests prove the checks catch them).
     pub faults: BTreeMap<HostId, HostFaults>,
+    /// tsmd's state directory (snapshots and the claim journal, as `tsmd run` keeps them);
+    /// `None`: state in memory, gone with the process.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for DemoConfig {
@@ -111,6 +114,7 @@ impl Default for DemoConfig {
             demo_listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 8081))),
             shape: Shape::default(),
             faults: BTreeMap::new(),
+            state_dir: None,
         }
     }
 }
@@ -184,7 +188,10 @@ impl Demo {
         http: TcpListener,
         started: Instant,
     ) -> Result<Demo, DemoError> {
-        let store = Box::new(MemoryStore::new());
+        let store: Box<dyn daemon::Store> = match &config.state_dir {
+            Some(dir) => Box::new(daemon::FileStore::open(dir).map_err(DaemonError::from)?),
+            None => Box::new(MemoryStore::new()),
+        };
         let handle = daemon::start_with_store(settings(config), store, of, http).await?;
         let base = format!("http://{}", reachable(handle.http_addr()));
         let client = Client::new(&base).map_err(|source| DemoError::Api {
@@ -572,6 +579,24 @@ pub fn guide(demo: &Demo, d: &Discovered, web: Option<SocketAddr>) -> String {
             "  ovs-ofctl -O OpenFlow13 dump-flows tcp:{leaf1}   # leaf 1's flow table, if you have ovs-ofctl"
         );
     }
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "The operator CLI over the same API (cargo build -p tsm-agent; then target/debug/tsmctl):"
+    );
+    let _ = writeln!(s, "  tsmctl --url http://{api} switches");
+    let _ = writeln!(s, "  tsmctl --url http://{api} hosts");
+    let _ = writeln!(s, "  tsmctl --url http://{api} groups");
+    let _ = writeln!(s, "  tsmctl --url http://{api} subsets");
+    let _ = writeln!(
+        s,
+        "  tsmctl --url http://{api} rules {:016x}   # what tsmd installed on leaf 1",
+        fabric::leaf_dpid(1)
+    );
+    let _ = writeln!(
+        s,
+        "  tsmctl --url http://{api} switches --json   # any list as JSON"
+    );
     let _ = writeln!(s);
     let _ = writeln!(s, "The scripted version of this: tsmd demo --script");
     let _ = writeln!(s, "Ctrl-C stops everything.");

@@ -403,7 +403,11 @@ impl Core {
         let Some(slot) = self.ports.get_mut(i) else {
             return;
         };
-        warn!(port = slot.no.0, reason = why, "port stopped receiving");
+        match slot.io {
+            // The neighbour switch stopped (a fabric shutting down): news, not a fault.
+            PortIo::Memory(_) => info!(port = slot.no.0, reason = why, "port stopped receiving"),
+            PortIo::Raw(_) => warn!(port = slot.no.0, reason = why, "port stopped receiving"),
+        }
         slot.dead = true;
         let no = slot.no;
         self.set_link(no, false);
