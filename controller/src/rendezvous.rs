@@ -35,7 +35,9 @@
 //! exclusive lease on whole copies (every address of copy `c`). Guarantees: an address is held
 //! by at most one claim or block at any time (held ranges are stored as absolute address
 //! ranges, so this holds across re-plans that move the copies); leases end on the
-//! controller's timer; ids never repeat (a counter in the snapshot).
+//! controller's timer; ids never repeat (a counter in the snapshot). Each carries the name of
+//! the token that took it (its owner), in the snapshot and the journal alike, so the owner
+//! survives a restart; the core only keeps it, tsmd enforces it (`daemon/scope.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
@@ -283,6 +285,10 @@ pub enum RvCommand {
         group: String,
         members: Vec<IpAddr>,
         lease: Duration,
+        /// The name of the token taking it (`None` without authentication): kept with the
+        /// claim, so only its taker (or an admin) renews or releases it, also after a
+        /// restart.
+        owner: Option<String>,
     },
     RenewClaim {
         id: u64,
@@ -295,6 +301,8 @@ pub enum RvCommand {
         group: String,
         copies: u32,
         lease: Duration,
+        /// As for [`RvCommand::Claim`].
+        owner: Option<String>,
     },
     RenewBlock {
         id: u64,
@@ -346,6 +354,9 @@ pub struct ClaimInfo {
     /// The group's current membership version.
     pub members_version: u64,
     pub expires_at: Time,
+    /// The token that took it (`None`: taken without authentication, or restored from a
+    /// record written before owners were kept).
+    pub owner: Option<String>,
 }
 
 /// A block as the API shows it.
@@ -362,6 +373,8 @@ pub struct BlockInfo {
     pub plan_version: u64,
     pub copies: Vec<u32>,
     pub expires_at: Time,
+    /// As for [`ClaimInfo::owner`].
+    pub owner: Option<String>,
 }
 
 /// Why a claim or block ended.
@@ -387,6 +400,10 @@ pub struct ClaimRecord {
     pub members_version: u64,
     /// When it ends, on the controller's clock.
     pub lease_end: Duration,
+    /// The token that took it; absent in records written without tokens or before owners
+    /// were kept (anyone allowed the group may then renew or release it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// A block, durable. `ranges` are the absolute addresses it holds (inclusive), one range per
@@ -403,6 +420,9 @@ pub struct BlockRecord {
     pub copies: Vec<u32>,
     pub ranges: Vec<(IpAddr, IpAddr)>,
     pub lease_end: Duration,
+    /// As for [`ClaimRecord::owner`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// One address of a plan, durable: its group and buckets per switch.
@@ -919,6 +939,8 @@ pub struct Claim {
     pub plan_version: u64,
     pub members_version: u64,
     pub lease_end: Time,
+    /// The token that took it.
+    pub owner: Option<String>,
 }
 
 /// A block, live.
@@ -933,6 +955,8 @@ pub struct Block {
     pub copies: Vec<u32>,
     pub ranges: Vec<(IpAddr, IpAddr)>,
     pub lease_end: Time,
+    /// The token that took it.
+    pub owner: Option<String>,
 }
 
 /// The claims and blocks: who holds which address until when. See the module header.
@@ -1086,6 +1110,7 @@ impl Holds {
             plan_version: c.plan_version,
             members_version: c.members_version,
             lease_end: c.lease_end.since_epoch(),
+            owner: c.owner.clone(),
         }
     }
 
@@ -1101,6 +1126,7 @@ impl Holds {
             copies: b.copies.clone(),
             ranges: b.ranges.clone(),
             lease_end: b.lease_end.since_epoch(),
+            owner: b.owner.clone(),
         }
     }
 
@@ -1113,6 +1139,7 @@ impl Holds {
             plan_version: r.plan_version,
             members_version: r.members_version,
             lease_end: Time::from_duration(r.lease_end),
+            owner: r.owner.clone(),
         }
     }
 
@@ -1127,6 +1154,7 @@ impl Holds {
             copies: r.copies.clone(),
             ranges: r.ranges.clone(),
             lease_end: Time::from_duration(r.lease_end),
+            owner: r.owner.clone(),
         }
     }
 }
@@ -1530,6 +1558,7 @@ mod tests {
             plan_version: 1,
             members_version: 1,
             lease_end: Time::from_secs(end),
+            owner: None,
         };
         let a = h.next_id();
         h.insert_claim(a, c("239.2.0.5", 10));
@@ -1546,6 +1575,7 @@ mod tests {
                 copies: vec![1],
                 ranges: vec![(ip("239.2.0.56"), ip("239.2.0.111"))],
                 lease_end: Time::from_secs(5),
+                owner: None,
             },
         );
         assert!(h.is_held(ip("239.2.0.5")));
@@ -1575,5 +1605,47 @@ mod tests {
         let text = serde_json::to_string(&e).unwrap();
         assert!(text.contains("\"op\":\"renew\""), "{text}");
         assert_eq!(serde_json::from_str::<JournalEntry>(&text).unwrap(), e);
+    }
+
+    #[test]
+    fn owners_are_kept_and_old_records_have_none() {
+        // A claim line and a block record as written before owners were kept.
+        let old_claim = r#"{"seq":4,"op":"claim","claim":{"id":7,"group":"g",
+            "addr":"239.2.0.5","members":["10.0.0.1","10.0.0.2"],"copy":0,
+            "plan_version":1,"members_version":1,"lease_end":{"secs":90,"nanos":0}}}"#;
+        let e: JournalEntry = serde_json::from_str(old_claim).unwrap();
+        let JournalOp::Claim { claim } = &e.op else {
+            panic!("{e:?}")
+        };
+        assert_eq!((claim.id, claim.owner.as_deref()), (7, None));
+        assert_eq!(Holds::claim_from(claim).owner, None);
+        let old_block = r#"{"id":8,"group":"g","base":"239.2.0.0","k":2,
+            "members":["10.0.0.1","10.0.0.2"],"members_version":1,"plan_version":1,
+            "copies":[1],"ranges":[["239.2.0.1","239.2.0.1"]],
+            "lease_end":{"secs":90,"nanos":0}}"#;
+        let b: BlockRecord = serde_json::from_str(old_block).unwrap();
+        assert_eq!((b.id, b.owner.as_deref()), (8, None));
+        // Without an owner nothing is written for it: old readers still read new records.
+        assert!(!serde_json::to_string(&b).unwrap().contains("owner"));
+
+        // With one, it survives the journal line and the snapshot record.
+        let mut owned = claim.clone();
+        owned.owner = Some("a".into());
+        let e = JournalEntry {
+            seq: 5,
+            op: JournalOp::Claim {
+                claim: owned.clone(),
+            },
+        };
+        let text = serde_json::to_string(&e).unwrap();
+        assert!(text.contains("\"owner\":\"a\""), "{text}");
+        assert_eq!(serde_json::from_str::<JournalEntry>(&text).unwrap(), e);
+        let live = Holds::claim_from(&owned);
+        assert_eq!(live.owner.as_deref(), Some("a"));
+        assert_eq!(Holds::claim_record(7, &live), owned);
+        let mut b = b;
+        b.owner = Some("a".into());
+        let back: BlockRecord = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        assert_eq!(Holds::block_record(8, &Holds::block_from(&back)), b);
     }
 }

@@ -447,6 +447,7 @@ fn a_switch_that_refuses_fails_the_plan_and_nothing_stays() {
             group: "y".into(),
             members: hs[..3].iter().map(|h| h.0).collect(),
             lease: Duration::from_secs(5),
+            owner: None,
         },
     );
     assert!(
@@ -487,6 +488,7 @@ fn claims_are_exclusive_under_many_interleaved_claimers() {
             group: "y".into(),
             copies: 1,
             lease: Duration::from_secs(600),
+            owner: None,
         },
     )
     .unwrap()
@@ -501,7 +503,8 @@ fn claims_are_exclusive_under_many_interleaved_claimers() {
             RvCommand::TakeBlock {
                 group: "y".into(),
                 copies: 2,
-                lease: Duration::from_secs(600)
+                lease: Duration::from_secs(600),
+                owner: None,
             }
         ),
         Err(CommandError::Rendezvous(RvError::BlockExhausted {
@@ -534,6 +537,7 @@ fn claims_are_exclusive_under_many_interleaved_claimers() {
                     group: "y".into(),
                     members: shuffled,
                     lease: Duration::from_secs(3600),
+                    owner: None,
                 })),
                 subset,
             ));
@@ -594,6 +598,7 @@ fn claims_are_exclusive_under_many_interleaved_claimers() {
             group: "y".into(),
             members: subset,
             lease: Duration::from_secs(5),
+            owner: None,
         },
     )
     .unwrap()
@@ -617,6 +622,7 @@ fn claims_and_blocks_expire_renew_and_release_on_the_controllers_timer() {
                 group: "y".into(),
                 members: vec![members[1], members[4]],
                 lease: Duration::from_millis(lease_ms),
+                owner: None,
             },
         )
     };
@@ -692,6 +698,7 @@ fn claims_and_blocks_expire_renew_and_release_on_the_controllers_timer() {
             group: "y".into(),
             copies: 1,
             lease: Duration::from_millis(700),
+            owner: None,
         },
     )
     .unwrap()
@@ -733,6 +740,7 @@ fn a_restart_keeps_plans_claims_and_blocks_and_sends_no_rule() {
                 group: "y".into(),
                 members: subset,
                 lease: Duration::from_secs(600),
+                owner: Some(format!("t{r}")),
             },
         )
         .unwrap()
@@ -747,6 +755,7 @@ fn a_restart_keeps_plans_claims_and_blocks_and_sends_no_rule() {
             group: "y".into(),
             copies: 1,
             lease: Duration::from_secs(600),
+            owner: Some("t".into()),
         },
     )
     .unwrap()
@@ -784,7 +793,8 @@ fn a_restart_keeps_plans_claims_and_blocks_and_sends_no_rule() {
             RvCommand::Claim {
                 group: "y".into(),
                 members: subset,
-                lease: Duration::from_secs(5)
+                lease: Duration::from_secs(5),
+                owner: None,
             }
         ),
         Err(CommandError::Rendezvous(RvError::Exhausted { .. }))
@@ -820,6 +830,10 @@ fn a_restart_keeps_plans_claims_and_blocks_and_sends_no_rule() {
     let ids: Vec<u64> = ctl.claims().iter().map(|c| c.id).collect();
     assert_eq!(ids, vec![claims[0].id, claims[2].id]);
     assert_eq!(ctl.blocks().len(), 1);
+    // Owners come back from the journal too (the snapshot's are checked above).
+    let owners: Vec<Option<String>> = ctl.claims().into_iter().map(|c| c.owner).collect();
+    assert_eq!(owners, [Some("t0".to_owned()), Some("t55".to_owned())]);
+    assert_eq!(ctl.blocks()[0].owner.as_deref(), Some("t"));
     let _ = p;
 }
 

@@ -322,16 +322,20 @@ pub(super) async fn delete_plan(svc: &TsmdService, group: GroupName) -> Result<(
     .await
 }
 
+/// Takes a claim for `owner` (the token's name; `None` without tokens), who alone (or an
+/// admin) may renew or release it (`scope::check_lease`).
 pub(super) async fn claim(
     svc: &TsmdService,
     group: GroupName,
     req: ClaimRequest,
+    owner: Option<String>,
 ) -> Result<Claim, ApiError> {
     let started = std::time::Instant::now();
     let command = RvCommand::Claim {
         group: group.to_string(),
         members: req.members,
         lease: Duration::from_millis(req.lease_ms),
+        owner,
     };
     match svc.rv(command, "claim").await? {
         RvReply::Claim(c) => {
@@ -381,15 +385,18 @@ pub(super) async fn claims(svc: &TsmdService) -> Result<Vec<Claim>, ApiError> {
     .await?
 }
 
+/// Takes a block for `owner`, as [`claim`].
 pub(super) async fn take_block(
     svc: &TsmdService,
     group: GroupName,
     req: BlockRequest,
+    owner: Option<String>,
 ) -> Result<Block, ApiError> {
     let command = RvCommand::TakeBlock {
         group: group.to_string(),
         copies: req.copies,
         lease: Duration::from_millis(req.lease_ms),
+        owner,
     };
     match svc.rv(command, "block").await? {
         RvReply::Block(b) => block_dto(&b),

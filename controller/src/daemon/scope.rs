@@ -14,19 +14,15 @@
 //!   answered exactly as one that does not exist (404 `not-found` with the same text, or
 //!   410 `claim-expired` for a claim or block), so a token cannot learn that another
 //!   group's resource exists or which group it belongs to.
-//! - **Owners**: a claim or block is its taker's (the token's name, recorded here when it is
-//!   answered). Another token, even one scoped to the same group, gets 403 `forbidden` naming
-//!   itself, the group and the owner, unless it has the `admin` right. The record is in
-//!   memory only, not durable: claims and blocks tsmd restored from its store (or took
-//!   without tokens) have no recorded owner, and any token allowed their group and `claims`
-//!   may renew or release them. Entries go when their claim or block is released, and are
-//!   dropped some time after their lease ended otherwise.
+//! - **Owners**: a claim or block is its taker's: the token's name goes into the core with
+//!   the claim or block command and is kept with it, in the claim journal and the snapshot
+//!   too, so a restart of tsmd does not hand it to the rest of its group. Another token, even
+//!   one scoped to the same group, gets 403 `forbidden` naming itself, the group and the
+//!   owner, unless it has the `admin` right. Claims and blocks taken without tokens, or
+//!   restored from records written before owners were kept, have none: any token allowed
+//!   their group and `claims` may renew or release them.
 //! - **Events** (`GET /v1/events`): `api::events` filters by group; [`seed_events`] tells its
 //!   index which group the restored subsets, claims and blocks belong to.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use api::events::EventLog;
 use api::{ApiError, BlockId, ClaimId, GroupScope, RequestMeta, Right};
@@ -89,18 +85,8 @@ pub(crate) fn no_bier_lease(address: std::net::IpAddr) -> ApiError {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// How long past its lease an owner entry stays (a renewal racing the expiry still finds
-/// it; the core refuses the renewal anyway).
-const OWNER_GRACE_MS: u64 = 60_000;
-
-/// A claim or a block (their ids are separate counters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A claim or a block, by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lease {
     Claim(u64),
     Block(u64),
@@ -124,95 +110,37 @@ impl Lease {
     }
 }
 
-#[derive(Debug)]
-struct Owner {
-    token: String,
-    expires_at: u64,
+/// The owner a claim or block taken by this request gets: its token's name (`None` without
+/// tokens).
+pub(crate) fn owner(meta: &RequestMeta) -> Option<String> {
+    meta.principal.as_ref().map(|p| p.name.clone())
 }
 
-/// The token that took each live claim and block (in memory; see the module docs).
-#[derive(Debug, Default)]
-pub(crate) struct Owners {
-    inner: Mutex<OwnerMap>,
+/// What the core holds of a live claim or block: its group and its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Held {
+    pub(crate) group: String,
+    pub(crate) owner: Option<String>,
 }
 
-#[derive(Debug, Default)]
-struct OwnerMap {
-    by_lease: HashMap<Lease, Owner>,
-    /// The size after the last sweep of ended leases: the next sweep comes at twice that,
-    /// so sweeping costs O(1) per entry.
-    swept_at: usize,
-}
-
-impl Owners {
-    fn lock(&self) -> std::sync::MutexGuard<'_, OwnerMap> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records the taker of `lease` (nothing without a token).
-    pub(crate) fn taken(&self, meta: &RequestMeta, lease: Lease, expires_at: u64) {
-        let Some(p) = &meta.principal else {
-            return;
-        };
-        let mut m = self.lock();
-        if m.by_lease.len() >= 2 * m.swept_at.max(64) {
-            let now = now_ms();
-            m.by_lease
-                .retain(|_, o| o.expires_at.saturating_add(OWNER_GRACE_MS) > now);
-            m.swept_at = m.by_lease.len();
-        }
-        m.by_lease.insert(
-            lease,
-            Owner {
-                token: p.name.clone(),
-                expires_at,
-            },
-        );
-    }
-
-    /// A renewal moved the end of `lease`.
-    pub(crate) fn renewed(&self, lease: Lease, expires_at: u64) {
-        if let Some(o) = self.lock().by_lease.get_mut(&lease) {
-            o.expires_at = expires_at;
-        }
-    }
-
-    /// `lease` ended.
-    pub(crate) fn released(&self, lease: Lease) {
-        self.lock().by_lease.remove(&lease);
-    }
-
-    /// The recorded owner of `lease`.
-    pub(crate) fn owner(&self, lease: Lease) -> Option<String> {
-        self.lock().by_lease.get(&lease).map(|o| o.token.clone())
-    }
-
-    /// How many owners are recorded.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.lock().by_lease.len()
-    }
-}
-
-/// Whether the request may renew or release `lease`, whose group is `group` (`None`: not
+/// Whether the request may renew or release `lease`, as the core holds it (`None`: not
 /// live). Not live or of a group out of scope: the core's answer for a lease that is not
 /// live; another token's: 403.
 pub(crate) fn check_lease(
     meta: &RequestMeta,
-    owners: &Owners,
     lease: Lease,
-    group: Option<&str>,
+    held: Option<&Held>,
 ) -> Result<(), ApiError> {
     let Some(p) = &meta.principal else {
         return Ok(());
     };
-    let group = match group {
-        Some(g) if p.groups.allows(g) => g,
+    let (group, owner) = match held {
+        Some(h) if p.groups.allows(&h.group) => (h.group.as_str(), h.owner.as_deref()),
         // Either the core answers the same for it, or it must not learn that it exists.
         _ => return Err(lease.expired()),
     };
     p.check(Some(Right::Claims), Some(group))?;
-    match owners.owner(lease) {
+    match owner {
         Some(owner) if owner != p.name && !p.has(Right::Admin) => Err(ApiError::Forbidden {
             reason: format!(
                 "{} of group {group:?} is held by token {owner:?}; token {:?} may not renew or \
@@ -228,19 +156,25 @@ pub(crate) fn check_lease(
     }
 }
 
-/// The group of a live claim or block (`None` when it is not live).
-pub(super) async fn lease_group(
+/// The group and owner of a live claim or block (`None` when it is not live).
+pub(super) async fn lease_holder(
     svc: &TsmdService,
     lease: Lease,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<Held>, ApiError> {
     svc.query(move |v| match lease {
-        Lease::Claim(id) => v.ctl.claim(id).map(|c| c.group),
+        Lease::Claim(id) => v.ctl.claim(id).map(|c| Held {
+            group: c.group,
+            owner: c.owner,
+        }),
         Lease::Block(id) => v
             .ctl
             .blocks()
             .into_iter()
             .find(|b| b.id == id)
-            .map(|b| b.group),
+            .map(|b| Held {
+                group: b.group,
+                owner: b.owner,
+            }),
     })
     .await
 }
@@ -259,8 +193,8 @@ pub(super) async fn guard_lease(
     if unrestricted {
         return Ok(());
     }
-    let group = lease_group(svc, lease).await?;
-    check_lease(meta, &svc.owners, lease, group.as_deref())
+    let held = lease_holder(svc, lease).await?;
+    check_lease(meta, lease, held.as_ref())
 }
 
 /// Tells the event log's scope filter which group each live subset, claim and block of the
@@ -314,42 +248,33 @@ mod tests {
 
     #[test]
     fn leases_belong_to_their_taker() {
-        let owners = Owners::default();
         let a = meta("a", &["g1"], &[Right::Claims]);
         let a2 = meta("a2", &["g1"], &[Right::Claims]);
         let b = meta("b", &["g2"], &[Right::Claims]);
         let admin = meta("ops", &["*"], &[Right::Admin]);
         let c = Lease::Claim(7);
-        owners.taken(&a, c, now_ms() + 10_000);
-        assert!(check_lease(&a, &owners, c, Some("g1")).is_ok());
-        assert!(check_lease(&admin, &owners, c, Some("g1")).is_ok());
+        let held = |owner: Option<&str>| Held {
+            group: "g1".into(),
+            owner: owner.map(str::to_owned),
+        };
+        let by_a = held(owner(&a).as_deref());
+        assert_eq!(by_a.owner.as_deref(), Some("a"));
+        assert!(check_lease(&a, c, Some(&by_a)).is_ok());
+        assert!(check_lease(&admin, c, Some(&by_a)).is_ok());
         // Same group, other token: 403 naming both.
-        let e = check_lease(&a2, &owners, c, Some("g1")).unwrap_err();
+        let e = check_lease(&a2, c, Some(&by_a)).unwrap_err();
         assert!(
             matches!(&e, ApiError::Forbidden { token: Some(t), group: Some(g), reason, .. }
                 if t == "a2" && g == "g1" && reason.contains("\"a\"")),
             "{e:?}"
         );
         // Other group: answered like a claim that is not live.
-        let hidden = check_lease(&b, &owners, c, Some("g1")).unwrap_err();
-        assert_eq!(hidden, check_lease(&b, &owners, c, None).unwrap_err());
+        let hidden = check_lease(&b, c, Some(&by_a)).unwrap_err();
+        assert_eq!(hidden, check_lease(&b, c, None).unwrap_err());
         assert!(matches!(hidden, ApiError::ClaimExpired { .. }));
-        // Not recorded (restored, or taken without tokens): its group decides.
-        assert!(check_lease(&a2, &owners, Lease::Block(7), Some("g1")).is_ok());
-        owners.released(c);
-        assert!(check_lease(&a2, &owners, c, Some("g1")).is_ok());
-    }
-
-    #[test]
-    fn ended_leases_are_swept() {
-        let owners = Owners::default();
-        let a = meta("a", &["g1"], &[Right::Claims]);
-        for id in 0..200 {
-            owners.taken(&a, Lease::Claim(id), 1);
-        }
-        // Ended long ago: swept as the table grows, so it stays bounded.
-        assert!(owners.len() <= 128, "{}", owners.len());
-        owners.taken(&a, Lease::Claim(1_000), now_ms() + 60_000);
-        assert_eq!(owners.owner(Lease::Claim(1_000)).as_deref(), Some("a"));
+        // No owner (taken without tokens, or an old record): its group decides.
+        assert_eq!(owner(&RequestMeta::new()), None);
+        assert!(check_lease(&a2, Lease::Block(7), Some(&held(None))).is_ok());
+        assert!(check_lease(&b, Lease::Block(7), Some(&held(None))).is_err());
     }
 }

@@ -50,8 +50,6 @@ pub struct TsmdService {
     ids: TraceIds,
     /// Metrics, the event log, readiness (issue 5); `None` in a bare service.
     obs: Option<super::observe::Observability>,
-    /// The token that took each claim and block (`scope`).
-    owners: scope::Owners,
 }
 
 /// Trace ids for requests that bring none: splitmix64 over a counter seeded from the clock
@@ -100,7 +98,6 @@ impl TsmdService {
             timeout,
             ids: TraceIds::new(),
             obs: None,
-            owners: scope::Owners::default(),
         }
     }
 
@@ -597,10 +594,7 @@ impl Service for TsmdService {
         group: GroupName,
         req: api::ClaimRequest,
     ) -> Result<api::Claim, ApiError> {
-        let c = rendezvous::claim(self, group, req).await?;
-        self.owners
-            .taken(&meta, scope::Lease::Claim(c.id.0), c.expires_at);
-        Ok(c)
+        rendezvous::claim(self, group, req, scope::owner(&meta)).await
     }
 
     async fn renew_claim(
@@ -610,16 +604,12 @@ impl Service for TsmdService {
         req: api::RenewRequest,
     ) -> Result<api::Claim, ApiError> {
         scope::guard_lease(self, &meta, scope::Lease::Claim(id.0)).await?;
-        let c = rendezvous::renew_claim(self, id, req).await?;
-        self.owners.renewed(scope::Lease::Claim(id.0), c.expires_at);
-        Ok(c)
+        rendezvous::renew_claim(self, id, req).await
     }
 
     async fn release_claim(&self, meta: RequestMeta, id: api::ClaimId) -> Result<(), ApiError> {
         scope::guard_lease(self, &meta, scope::Lease::Claim(id.0)).await?;
-        rendezvous::release_claim(self, id).await?;
-        self.owners.released(scope::Lease::Claim(id.0));
-        Ok(())
+        rendezvous::release_claim(self, id).await
     }
 
     async fn claims(&self, meta: RequestMeta) -> Result<Vec<api::Claim>, ApiError> {
@@ -634,10 +624,7 @@ impl Service for TsmdService {
         group: GroupName,
         req: api::BlockRequest,
     ) -> Result<api::Block, ApiError> {
-        let b = rendezvous::take_block(self, group, req).await?;
-        self.owners
-            .taken(&meta, scope::Lease::Block(b.id.0), b.expires_at);
-        Ok(b)
+        rendezvous::take_block(self, group, req, scope::owner(&meta)).await
     }
 
     async fn renew_block(
@@ -647,16 +634,12 @@ impl Service for TsmdService {
         req: api::RenewRequest,
     ) -> Result<api::Block, ApiError> {
         scope::guard_lease(self, &meta, scope::Lease::Block(id.0)).await?;
-        let b = rendezvous::renew_block(self, id, req).await?;
-        self.owners.renewed(scope::Lease::Block(id.0), b.expires_at);
-        Ok(b)
+        rendezvous::renew_block(self, id, req).await
     }
 
     async fn release_block(&self, meta: RequestMeta, id: api::BlockId) -> Result<(), ApiError> {
         scope::guard_lease(self, &meta, scope::Lease::Block(id.0)).await?;
-        rendezvous::release_block(self, id).await?;
-        self.owners.released(scope::Lease::Block(id.0));
-        Ok(())
+        rendezvous::release_block(self, id).await
     }
 
     async fn blocks(&self, meta: RequestMeta) -> Result<Vec<api::Block>, ApiError> {

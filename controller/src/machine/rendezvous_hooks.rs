@@ -109,6 +109,7 @@ impl Controller {
             plan_version: c.plan_version,
             members_version: self.members_version(&c.group),
             expires_at: c.lease_end,
+            owner: c.owner.clone(),
         }
     }
 
@@ -123,6 +124,7 @@ impl Controller {
             plan_version: b.plan_version,
             copies: b.copies.clone(),
             expires_at: b.lease_end,
+            owner: b.owner.clone(),
         }
     }
 
@@ -137,14 +139,16 @@ impl Controller {
                 group,
                 members,
                 lease,
-            } => self.rv_claim(&group, members, lease),
+                owner,
+            } => self.rv_claim(&group, members, lease, owner),
             RvCommand::RenewClaim { id, lease } => self.rv_renew(id, lease, false),
             RvCommand::ReleaseClaim { id } => self.rv_release(id, false),
             RvCommand::TakeBlock {
                 group,
                 copies,
                 lease,
-            } => self.rv_take_block(&group, copies, lease),
+                owner,
+            } => self.rv_take_block(&group, copies, lease, owner),
             RvCommand::RenewBlock { id, lease } => self.rv_renew(id, lease, true),
             RvCommand::ReleaseBlock { id } => self.rv_release(id, true),
         };
@@ -204,6 +208,7 @@ impl Controller {
         group: &str,
         mut members: Vec<IpAddr>,
         lease: Duration,
+        owner: Option<String>,
     ) -> Result<RvReply, RvError> {
         self.check_lease(lease)?;
         let p = self.usable_plan(group)?;
@@ -273,6 +278,7 @@ impl Controller {
             plan_version: p.version,
             members_version: p.members_version,
             lease_end: self.now + lease,
+            owner,
         };
         let id = self.rv.holds.next_id();
         self.emit_journal(JournalOp::Claim {
@@ -294,6 +300,7 @@ impl Controller {
         group: &str,
         copies: u32,
         lease: Duration,
+        owner: Option<String>,
     ) -> Result<RvReply, RvError> {
         self.check_lease(lease)?;
         if copies == 0 {
@@ -326,6 +333,7 @@ impl Controller {
             copies: free.iter().map(|(c, _)| *c).collect(),
             ranges: free.iter().map(|(_, r)| *r).collect(),
             lease_end: self.now + lease,
+            owner,
         };
         let id = self.rv.holds.next_id();
         self.emit_journal(JournalOp::Block {
