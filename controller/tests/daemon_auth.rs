@@ -20,7 +20,7 @@ use std::process::Command;
 use api::auth::{Right, TokenHash};
 use api::{ApiError, Client, GroupName, GroupSpec, SubsetRequest};
 use controller::daemon::{self, DaemonError, Overrides, Settings};
-use daemon_common::{settings, token, Fabric, Spec, TestDaemon};
+use daemon_common::{settings, token, Fabric, TestDaemon};
 use reqwest::StatusCode;
 
 const TSMD: &str = env!("CARGO_BIN_EXE_tsmd");
@@ -62,15 +62,7 @@ async fn requests_without_the_right_token_are_refused_and_change_nothing() {
     let d = TestDaemon::start(with_tokens(dir.path())).await;
     let base = d.handle().base_url();
     let of = d.of_addr();
-    let f = Fabric::leaf_spine(
-        &Spec {
-            spines: 1,
-            leaves: 2,
-            hosts_per_leaf: 2,
-        },
-        |_| format!("tcp:{of}"),
-        |_, b| b,
-    );
+    let f = Fabric::small(of);
     let ops = client(&base, OPS);
     f.wait_discovered(&ops).await;
     let all: Vec<IpAddr> = f.hosts.iter().map(|h| IpAddr::V4(h.ip)).collect();
@@ -320,15 +312,7 @@ async fn a_retried_post_allocates_once_also_across_a_restart() {
     let of = daemon::bind("OpenFlow", "127.0.0.1:0".parse().unwrap()).unwrap();
     let of_addr = of.local_addr().unwrap();
     let mut a = TestDaemon::start_on(s.clone(), of).await;
-    let f = Fabric::leaf_spine(
-        &Spec {
-            spines: 1,
-            leaves: 2,
-            hosts_per_leaf: 2,
-        },
-        |_| format!("tcp:{of_addr}"),
-        |_, b| b,
-    );
+    let f = Fabric::small(of_addr);
     f.wait_discovered(&a.client).await;
     let all: Vec<IpAddr> = f.hosts.iter().map(|h| IpAddr::V4(h.ip)).collect();
     a.client

@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use api::auth::Right;
 use api::{
-    ApiError, Block, BlockRequest, Claim, ClaimRequest, Client, GroupName, GroupSpec, PlanState,
+    Block, BlockRequest, Claim, ClaimRequest, Client, GroupName, GroupSpec, PlanState,
     RendezvousRequest, RenewRequest,
 };
 use controller::daemon;
-use daemon_common::{eventually, settings, token, Fabric, Spec, TestDaemon};
+use daemon_common::{assert_forbidden, eventually, settings, token, Fabric, TestDaemon};
 
 const OPS: &str = "tsm_owner_ops_0123456789abcdef0123456789ab";
 const A: &str = "tsm_owner_a_0123456789abcdef0123456789abcd";
@@ -35,23 +35,7 @@ fn clients(d: &TestDaemon) -> (Client, Client, Client) {
 
 /// `e` is the 403 a2 gets for a's lease: it names a2, g and the owner a.
 fn refused_for_a2(e: api::ClientError, what: &str) {
-    assert_eq!(e.status(), Some(403), "{what}: {e}");
-    match e.api_error() {
-        Some(ApiError::Forbidden {
-            token,
-            group,
-            reason,
-            ..
-        }) => {
-            assert_eq!(
-                (token.as_deref(), group.as_deref()),
-                (Some("a2"), Some("g")),
-                "{what}"
-            );
-            assert!(reason.contains("\"a\""), "{what}: {reason}");
-        }
-        other => panic!("{what}: not forbidden: {other:?}"),
-    }
+    assert_forbidden(&e, "a2", "g", "a", what);
 }
 
 /// a2 may neither renew nor release a's claim and block, and they stay as they were.
@@ -120,15 +104,7 @@ async fn owners_of_claims_and_blocks_survive_restarts() {
     let of_addr = of.local_addr().unwrap();
     let mut d = TestDaemon::start_on(s.clone(), of).await;
     let (ops, a, a2) = clients(&d);
-    let f = Fabric::leaf_spine(
-        &Spec {
-            spines: 1,
-            leaves: 2,
-            hosts_per_leaf: 2,
-        },
-        |_| format!("tcp:{of_addr}"),
-        |_, b| b,
-    );
+    let f = Fabric::small(of_addr);
     f.wait_discovered(&ops).await;
     let g: GroupName = "g".parse().unwrap();
     let all: Vec<IpAddr> = f.hosts.iter().map(|h| IpAddr::V4(h.ip)).collect();

@@ -43,6 +43,27 @@ pub fn settings(dir: &Path) -> Settings {
     s
 }
 
+/// `e` is a 403 `forbidden` naming `token` and `group`, and the holder `owner` in its reason.
+pub fn assert_forbidden(e: &api::ClientError, token: &str, group: &str, owner: &str, what: &str) {
+    assert_eq!(e.status(), Some(403), "{what}: {e}");
+    match e.api_error() {
+        Some(api::ApiError::Forbidden {
+            token: t,
+            group: g,
+            reason,
+            ..
+        }) => {
+            assert_eq!(
+                (t.as_deref(), g.as_deref()),
+                (Some(token), Some(group)),
+                "{what}"
+            );
+            assert!(reason.contains(&format!("{owner:?}")), "{what}: {reason}");
+        }
+        other => panic!("{what}: not forbidden: {other:?}"),
+    }
+}
+
 /// The tsmd binary built for these tests.
 pub const TSMD: &str = env!("CARGO_BIN_EXE_tsmd");
 
@@ -248,6 +269,16 @@ impl Fabric {
     /// Builds and starts the fabric; every switch connects to `controller(dpid)` (a
     /// `tcp:HOST:PORT` target) and listens passively on 127.0.0.1; `tune` may change a
     /// switch's builder.
+    /// One spine, two leaves, two hosts per leaf: every switch connects to tsmd at `of`.
+    pub fn small(of: std::net::SocketAddr) -> Fabric {
+        let spec = Spec {
+            spines: 1,
+            leaves: 2,
+            hosts_per_leaf: 2,
+        };
+        Fabric::leaf_spine(&spec, |_| format!("tcp:{of}"), |_, b| b)
+    }
+
     pub fn leaf_spine(
         spec: &Spec,
         controller: impl Fn(u64) -> String,
