@@ -145,6 +145,8 @@ pub struct BierRequest {
     pub te: bool,
     /// The one sender (required for BIER-TE); without, every member of the group may send.
     pub sender: Option<IpAddr>,
+    /// Who takes the lease (a bearer token's name); kept with it.
+    pub owner: Option<String>,
 }
 
 /// A successful BIER command's answer (inside [`crate::Reply::Bier`]).
@@ -208,6 +210,8 @@ pub struct BierLeaseInfo {
     pub ready: bool,
     /// The last recomputation left out a member or sender (unreachable by BIER now).
     pub degraded: bool,
+    /// Who took it ([`BierRequest::owner`]).
+    pub owner: Option<String>,
 }
 
 /// Why a BIER command was refused (inside [`CommandError::Bier`]).
@@ -279,6 +283,9 @@ pub struct BierLeaseRecord {
     /// The BFIR groups it uses (multi-SI ingress).
     #[serde(default)]
     pub groups: Vec<BfirGroupRecord>,
+    /// Who took it (absent in older snapshots and without tokens: nobody).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// A sender's BFIR group.
@@ -421,6 +428,7 @@ struct Lease {
     groups: BTreeMap<MacAddr, (Dpid, GroupId)>,
     state: LeaseState,
     degraded: bool,
+    owner: Option<String>,
 }
 
 /// Which leases a sync recomputes.
@@ -521,6 +529,7 @@ impl BierState {
                             group_id: g.0,
                         })
                         .collect(),
+                    owner: l.owner.clone(),
                 })
                 .collect(),
         }
@@ -925,6 +934,7 @@ impl Controller {
             bfirs,
             ready: matches!(l.state, LeaseState::Live),
             degraded: l.degraded,
+            owner: l.owner.clone(),
         })
     }
 
@@ -1334,6 +1344,7 @@ impl Controller {
                     groups,
                     state: LeaseState::Live,
                     degraded: false,
+                    owner: r.owner.clone(),
                 },
             );
         }
@@ -1433,6 +1444,7 @@ impl Controller {
                     reply: Box::new(a),
                 },
                 degraded: false,
+                owner: req.owner.clone(),
             },
         );
         let scope = self.bier_scope(addr);

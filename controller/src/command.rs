@@ -42,6 +42,8 @@ pub enum Command {
         lease: Duration,
         /// The transaction's trace id (the flows' cookie); one is made when absent.
         trace_id: Option<u64>,
+        /// Who creates it (a bearer token's name); kept with the subset.
+        owner: Option<String>,
     },
     /// Delete the subset with this address; answered when every switch removed it.
     DeleteSubset { addr: IpAddr },
@@ -169,6 +171,8 @@ pub struct SubsetInfo {
     /// The last recompute could not plan it on the current fabric (a member unreachable):
     /// its previous rules are kept until the fabric allows a plan again.
     pub degraded: bool,
+    /// Who created it (`Command::CreateSubset::owner`).
+    pub owner: Option<String>,
 }
 
 /// A switch port.

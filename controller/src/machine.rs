@@ -340,6 +340,8 @@ struct Subset {
     inst: Installation,
     state: State,
     degraded: bool,
+    /// Who created it (a token's name), kept in the snapshot.
+    owner: Option<String>,
 }
 
 type Answer = (RequestId, Result<Reply, CommandError>);
@@ -556,6 +558,7 @@ impl Controller {
                     inst,
                     state: State::Live,
                     degraded: false,
+                    owner: s.owner.clone(),
                 },
             );
         }
@@ -678,6 +681,7 @@ impl Controller {
                             ports: i.buckets.iter().map(|p| p.0).collect(),
                         })
                         .collect(),
+                    owner: s.owner.clone(),
                 })
                 .collect(),
             bier: self.bier.snapshot(),
@@ -838,6 +842,7 @@ impl Controller {
                 State::Live => SubsetState::Ready,
             },
             degraded: s.degraded,
+            owner: s.owner.clone(),
         }
     }
 
@@ -1927,8 +1932,9 @@ impl Controller {
                 members,
                 lease,
                 trace_id,
+                owner,
             } => {
-                if let Err(e) = self.create_subset(id, &group, members, lease, trace_id) {
+                if let Err(e) = self.create_subset(id, &group, members, lease, trace_id, owner) {
                     self.complete(id, Err(e));
                 }
             }
@@ -2065,6 +2071,7 @@ impl Controller {
         members: Vec<IpAddr>,
         lease: Duration,
         trace_id: Option<u64>,
+        owner: Option<String>,
     ) -> Result<(), CommandError> {
         let g = self
             .groups
@@ -2144,6 +2151,7 @@ impl Controller {
                 inst,
                 state: State::Installing { op, req: id },
                 degraded: false,
+                owner,
             },
         );
         self.send_batch(op, &batch, Vec::new());

@@ -59,6 +59,9 @@ pub struct SubsetRecord {
     pub lease_end: Duration,
     pub trace_id: u64,
     pub switches: Vec<InstalledRecord>,
+    /// Who created it (absent in older snapshots and without tokens: nobody).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// One switch's part of a subset.

@@ -103,6 +103,7 @@ fn request(group: &str, members: Vec<IpAddr>) -> BierRequest {
         lease: None,
         te: false,
         sender: None,
+        owner: None,
     }
 }
 

@@ -75,6 +75,7 @@ fn every_bad_input_has_its_typed_error_and_changes_nothing() {
         members,
         lease,
         trace_id: None,
+        owner: None,
     };
 
     refused(
@@ -97,6 +98,7 @@ fn every_bad_input_has_its_typed_error_and_changes_nothing() {
             members: vec![all[0]],
             lease,
             trace_id: None,
+            owner: None,
         },
         &CommandError::UnknownGroup {
             name: "nope".into(),
@@ -146,6 +148,7 @@ fn every_bad_input_has_its_typed_error_and_changes_nothing() {
             members: vec![all[0]],
             lease,
             trace_id: Some(0),
+            owner: None,
         },
         &CommandError::BadTraceId { trace_id: 0 },
     );
@@ -173,6 +176,7 @@ fn every_bad_input_has_its_typed_error_and_changes_nothing() {
         members: vec![all[2]],
         lease,
         trace_id: Some(used),
+        owner: None,
     });
     assert!(matches!(r, Err(CommandError::TraceIdInUse { .. })), "{r:?}");
     // A group whose subset would lose a member.
@@ -226,6 +230,7 @@ fn a_host_port_shared_with_a_non_member_is_refused() {
             members: vec![all[0]],
             lease: Duration::from_secs(5),
             trace_id: None,
+            owner: None,
         },
         &CommandError::Plan(PlanError::SharedPort {
             group: "239.1.1.2".parse().unwrap(),
@@ -263,6 +268,7 @@ fn a_switch_refusing_with_ofpt_error_rolls_everything_back() {
         members: vec![all[0], all[2], all[4]],
         lease: Duration::from_secs(30),
         trace_id: Some(0xfeed),
+        owner: None,
     });
     let want = CommandError::SwitchRefused {
         dpid: Dpid(4),
@@ -297,6 +303,7 @@ fn a_switch_disconnecting_mid_install_fails_it_and_nothing_stays() {
         members: vec![all[0], all[4]],
         lease: Duration::from_secs(30),
         trace_id: None,
+        owner: None,
     });
     // Leaf 5 has applied the install (at 50 ms) but its barrier replies are not back.
     net.run_for(Duration::from_millis(60));

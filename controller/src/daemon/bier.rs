@@ -256,7 +256,7 @@ fn unexpected(what: &str, d: &Done) -> ApiError {
 
 pub(super) async fn assign(
     svc: &TsmdService,
-    _meta: RequestMeta,
+    meta: RequestMeta,
     group: GroupName,
     req: api::BierRequest,
 ) -> Result<BierSubset, ApiError> {
@@ -268,6 +268,7 @@ pub(super) async fn assign(
             lease: req.lease_ms.map(Duration::from_millis),
             te: req.te,
             sender: req.sender,
+            owner: super::scope::owner(&meta),
         }));
         // A lease whose answer timed out stays until its lease ends (its address is unknown
         // to the requester but reaches exactly the members).
@@ -288,11 +289,20 @@ pub(super) async fn release(
     let span = info_span!("api", op = "release_bier", addr = %address);
     async move {
         // The route names no group: another group's lease is answered as no lease (`scope`).
-        let group = svc
-            .query(move |v| v.ctl.bier_lease(address).map(|l| l.group))
+        let held = svc
+            .query(move |v| v.ctl.bier_lease(address).map(|l| (l.group, l.owner)))
             .await?;
-        if group.is_some_and(|g| !super::scope::visible(&meta, &g)) {
-            return Err(super::scope::no_bier_lease(address));
+        if let Some((group, owner)) = held {
+            if !super::scope::visible(&meta, &group) {
+                return Err(super::scope::no_bier_lease(address));
+            }
+            // Another token's lease: 403, unless admin (`scope::check_owner`).
+            super::scope::check_owner(
+                &meta,
+                &format!("BIER lease {address}"),
+                &group,
+                owner.as_deref(),
+            )?;
         }
         let command = Command::Bier(BierCommand::Release { addr: address });
         match svc

@@ -20,7 +20,10 @@
 //!   one scoped to the same group, gets 403 `forbidden` naming itself, the group and the
 //!   owner, unless it has the `admin` right. Claims and blocks taken without tokens, or
 //!   restored from records written before owners were kept, have none: any token allowed
-//!   their group and `claims` may renew or release them.
+//!   their group and `claims` may renew or release them. On-demand subsets and BIER leases
+//!   are their creator's the same way (kept in the snapshot): [`check_owner`] refuses
+//!   `DELETE` by another non-admin token with the same 403; reading them stays open to the
+//!   group.
 //! - **Events** (`GET /v1/events`): `api::events` filters by group; [`seed_events`] tells its
 //!   index which group the restored subsets, claims and blocks belong to.
 
@@ -156,6 +159,33 @@ pub(crate) fn check_lease(
     }
 }
 
+/// Whether the request may delete `what` (a subset or BIER lease, named as in problems) of
+/// `group` that `owner` created; the caller has checked that the group is visible. Another
+/// token's, without the `admin` right: 403 naming the token, the group and the owner.
+pub(crate) fn check_owner(
+    meta: &RequestMeta,
+    what: &str,
+    group: &str,
+    owner: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(p) = &meta.principal else {
+        return Ok(());
+    };
+    match owner {
+        Some(owner) if owner != p.name && !p.has(Right::Admin) => Err(ApiError::Forbidden {
+            reason: format!(
+                "{what} of group {group:?} was created by token {owner:?}; token {:?} may not \
+                 delete it (only its creator or a token with the admin right may)",
+                p.name
+            ),
+            token: Some(p.name.clone()),
+            right: None,
+            group: Some(group.to_owned()),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The group and owner of a live claim or block (`None` when it is not live).
 pub(super) async fn lease_holder(
     svc: &TsmdService,
@@ -276,5 +306,24 @@ mod tests {
         assert_eq!(owner(&RequestMeta::new()), None);
         assert!(check_lease(&a2, Lease::Block(7), Some(&held(None))).is_ok());
         assert!(check_lease(&b, Lease::Block(7), Some(&held(None))).is_err());
+    }
+
+    #[test]
+    fn subsets_and_bier_leases_belong_to_their_creator() {
+        let a = meta("a", &["g1"], &[Right::Subsets]);
+        let a2 = meta("a2", &["g1"], &[Right::Subsets]);
+        let admin = meta("ops", &["*"], &[Right::Admin]);
+        let what = "subset 239.1.0.1";
+        assert!(check_owner(&a, what, "g1", Some("a")).is_ok());
+        assert!(check_owner(&admin, what, "g1", Some("a")).is_ok());
+        assert!(check_owner(&RequestMeta::new(), what, "g1", Some("a")).is_ok());
+        let e = check_owner(&a2, what, "g1", Some("a")).unwrap_err();
+        assert!(
+            matches!(&e, ApiError::Forbidden { token: Some(t), group: Some(g), reason, .. }
+                if t == "a2" && g == "g1" && reason.contains("\"a\"") && reason.contains(what)),
+            "{e:?}"
+        );
+        // No owner (created without tokens, or an old snapshot): its group decides.
+        assert!(check_owner(&a2, what, "g1", None).is_ok());
     }
 }

@@ -431,6 +431,7 @@ impl Service for TsmdService {
                 members: req.members,
                 lease: Duration::from_millis(req.lease_ms),
                 trace_id: Some(trace),
+                owner: scope::owner(&meta),
             };
             match self.command(command).await {
                 Ok(Ok(Done::Subset(s))) => {
@@ -500,15 +501,26 @@ impl Service for TsmdService {
         let span = info_span!("api", op = "delete_subset", addr = %address, trace_id = tracing::field::Empty);
         async move {
             let found = self
-                .query(move |v| v.ctl.subset(address).map(|s| (s.trace_id, s.group)))
+                .query(move |v| {
+                    v.ctl
+                        .subset(address)
+                        .map(|s| (s.trace_id, s.group, s.owner))
+                })
                 .await?;
-            if let Some((t, group)) = found {
+            if let Some((t, group, owner)) = found {
                 // The route names no group: another group's subset is answered as no subset
                 // (`scope`), so its existence does not show.
                 if !scope::visible(&meta, &group) {
                     return Err(scope::no_subset(address));
                 }
                 meta.authorize(Some(api::Right::Subsets), &group)?;
+                // Another token's subset: 403, unless admin (`scope::check_owner`).
+                scope::check_owner(
+                    &meta,
+                    &format!("subset {address}"),
+                    &group,
+                    owner.as_deref(),
+                )?;
                 Span::current().record("trace_id", tracing::field::display(format!("{t:016x}")));
             }
             self.command_or_timeout(Command::DeleteSubset { addr: address }, "subset removal")

@@ -87,6 +87,7 @@ pub fn subset(net: &mut Net, group: &str, members: Vec<IpAddr>, lease: Duration)
         members,
         lease,
         trace_id: None,
+        owner: None,
     }) {
         Ok(Reply::Subset(s)) => s,
         r => panic!("create subset: {r:?}"),

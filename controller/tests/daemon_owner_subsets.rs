@@ -1,0 +1,162 @@
+//! On-demand subsets and BIER leases belong to the token that created them
+//! (`daemon/scope.rs`, "Owners"), against a real tsmd (in-process, 127.0.0.1:0) over HTTP
+//! with tokens `a` and `a2` of group g (right `subsets`) and an admin `ops`: `a` creates two
+//! subsets and two BIER leases; before a restart and after a restart from the snapshot on the
+//! same state directory, `a2` (same group, no admin) gets 403 naming itself, g and the owner
+//! `a` for every `DELETE` and removes nothing (it may still read the subsets); the snapshot
+//! names the owner; then `a` deletes one of each and `ops` the others.
+#![cfg(feature = "daemon")]
+#![allow(clippy::unwrap_used)]
+
+mod daemon_common;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use api::auth::Right;
+use api::{BierRequest, Client, Dpid, GroupName, GroupSpec, SubsetRequest};
+use controller::daemon;
+use daemon_common::{assert_forbidden, eventually, settings, token, Fabric, TestDaemon};
+
+const OPS: &str = "tsm_osub_ops_0123456789abcdef0123456789abc";
+const A: &str = "tsm_osub_a_0123456789abcdef0123456789abcde";
+const A2: &str = "tsm_osub_a2_0123456789abcdef0123456789abcd";
+
+/// The three clients of a running tsmd: (ops, a, a2).
+fn clients(d: &TestDaemon) -> (Client, Client, Client) {
+    let base = d.handle().base_url();
+    let c = |secret: &str| Client::new(&base).unwrap().with_bearer(secret);
+    (c(OPS), c(A), c(A2))
+}
+
+/// a2 may delete none of a's subsets and BIER leases; the subsets stay, readable by a2 too.
+async fn a2_is_refused(ops: &Client, a2: &Client, subsets: &[IpAddr], leases: &[IpAddr]) {
+    for s in subsets {
+        let e = a2.delete_subset(*s).await.unwrap_err();
+        assert_forbidden(&e, "a2", "g", "a", &format!("deletion of subset {s}"));
+        assert_eq!(ops.subset(*s).await.unwrap().address, *s);
+        assert_eq!(a2.subset(*s).await.unwrap().address, *s);
+    }
+    for l in leases {
+        let e = a2.release_bier(*l).await.unwrap_err();
+        assert_forbidden(&e, "a2", "g", "a", &format!("release of BIER lease {l}"));
+    }
+    let mut live: Vec<IpAddr> = ops
+        .subsets()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.address)
+        .collect();
+    live.sort();
+    let mut want = subsets.to_vec();
+    want.sort();
+    assert_eq!(live, want);
+}
+
+/// The owners the snapshot in `dir` names for its subsets and BIER leases.
+fn snapshot_owners(dir: &std::path::Path) -> (Vec<Option<String>>, Vec<Option<String>>) {
+    let text = std::fs::read_to_string(dir.join("state.json")).unwrap();
+    let snap: controller::Snapshot = serde_json::from_str(&text).unwrap();
+    (
+        snap.subsets.iter().map(|s| s.owner.clone()).collect(),
+        snap.bier.leases.iter().map(|l| l.owner.clone()).collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_of_subsets_and_bier_leases_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(dir.path());
+    s.max_lease = Duration::from_secs(600);
+    s.tokens = vec![
+        token("ops", OPS, &["*"], &[Right::Admin]),
+        token("a", A, &["g"], &[Right::Subsets]),
+        token("a2", A2, &["g"], &[Right::Subsets]),
+    ];
+    let of = daemon::bind("OpenFlow", "127.0.0.1:0".parse().unwrap()).unwrap();
+    let of_addr = of.local_addr().unwrap();
+    let mut d = TestDaemon::start_on(s.clone(), of).await;
+    let (ops, a, a2) = clients(&d);
+    let f = Fabric::small(of_addr);
+    f.wait_discovered(&ops).await;
+    let n = f.hosts.len();
+    eventually(
+        "BIER capability and BFR-ids",
+        Duration::from_secs(10),
+        || async {
+            let sw = ops.switches().await.ok()?;
+            let ids = ops.bfr_ids().await.ok()?;
+            (sw.iter().all(|s| s.capabilities.bier)
+                && ids.len() == n
+                && ids.iter().all(|i| i.at.is_some()))
+            .then_some(())
+        },
+    )
+    .await;
+    let g: GroupName = "g".parse().unwrap();
+    let all: Vec<IpAddr> = f.hosts.iter().map(|h| IpAddr::V4(h.ip)).collect();
+    ops.put_group(
+        &g,
+        &GroupSpec {
+            address: "239.6.6.1".parse().unwrap(),
+            members: all.into(),
+        },
+    )
+    .await
+    .unwrap();
+
+    let mut subsets = Vec::new();
+    for members in [["h1", "h3"], ["h2", "h4"]] {
+        let req = SubsetRequest {
+            members: members.iter().map(|m| f.ip(m)).collect(),
+            lease_ms: 300_000,
+        };
+        subsets.push(a.create_subset(&g, &req).await.unwrap().address);
+    }
+    let mut leases = Vec::new();
+    for members in [["h2", "h4"], ["h1", "h3"]] {
+        let req = BierRequest {
+            lease_ms: Some(300_000),
+            ..BierRequest::new(members.iter().map(|m| f.ip(m)).collect())
+        };
+        leases.push(a.assign_bier(&g, &req).await.unwrap().address.unwrap());
+    }
+    a2_is_refused(&ops, &a2, &subsets, &leases).await;
+    // The leases are still encapsulated at the leaf of h1 and h2.
+    let bfirs: Vec<IpAddr> = ops
+        .switch_bift(Dpid(0x101))
+        .await
+        .unwrap()
+        .bfirs
+        .iter()
+        .map(|b| b.address)
+        .collect();
+    for l in &leases {
+        assert!(bfirs.contains(l), "{l} not in {bfirs:?}");
+    }
+
+    // The snapshot names the owner.
+    d.stop().await;
+    let a_owns = |k: usize| vec![Some("a".to_owned()); k];
+    assert_eq!(snapshot_owners(dir.path()), (a_owns(2), a_owns(2)));
+
+    // Restored from the snapshot: still a's; a deletes one of each, the admin the others.
+    let of = daemon::bind("OpenFlow", of_addr).unwrap();
+    let mut d = TestDaemon::start_on(s, of).await;
+    let (ops, a, a2) = clients(&d);
+    a2_is_refused(&ops, &a2, &subsets, &leases).await;
+    a.delete_subset(subsets[0]).await.unwrap();
+    a.release_bier(leases[0]).await.unwrap();
+    ops.delete_subset(subsets[1]).await.unwrap();
+    ops.release_bier(leases[1]).await.unwrap();
+    assert!(ops.subsets().await.unwrap().is_empty());
+    // Gone now: a2 gets what anyone gets for what does not exist.
+    let e = a2.delete_subset(subsets[0]).await.unwrap_err();
+    assert_eq!(e.status(), Some(404), "{e}");
+    let e = a2.release_bier(leases[1]).await.unwrap_err();
+    assert_eq!(e.status(), Some(404), "{e}");
+    d.stop().await;
+    assert_eq!(snapshot_owners(dir.path()), (vec![], vec![]));
+    drop(f);
+}
