@@ -161,6 +161,7 @@ impl Drop for Running {
 async fn tsmd_run_serves_and_exits_zero_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
+    let stage = dir.path().join("stage");
     let mut child = Running(
         Command::new(TSMD)
             .args([
@@ -175,6 +176,8 @@ async fn tsmd_run_serves_and_exits_zero_on_sigterm() {
                 "info",
                 "--state-dir",
                 state.to_str().unwrap(),
+                "--journal-stage-dir",
+                stage.to_str().unwrap(),
             ])
             .stderr(Stdio::piped())
             .stdout(Stdio::null())

@@ -103,7 +103,9 @@ async fn restart_restores_subsets_and_keeps_right_rules() {
     let of = daemon::bind("OpenFlow", of_addr).unwrap();
     let started = tokio::time::Instant::now();
     let mut b = TestDaemon::start_on(s.clone(), of).await;
-    let mut events = b.handle().subscribe();
+    // From the start: the switches were queued on the listener and may be up before any
+    // later subscription.
+    let mut events = b.handle_mut().events_from_start().unwrap();
     let c = b.client.clone();
     // Restored at once: the ended lease is gone, the other is as it was.
     assert_eq!(c.subsets().await.unwrap(), vec![long.clone()]);

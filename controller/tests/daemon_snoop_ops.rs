@@ -111,6 +111,7 @@ fn check_names_the_bad_snoop_field_and_run_refuses_it() {
 
     // `tsmd run` refuses the same file before it listens anywhere.
     let state = dir.path().join("state");
+    let stage = dir.path().join("stage");
     let mut child = tsmd_command(
         &[
             "run",
@@ -122,6 +123,8 @@ fn check_names_the_bad_snoop_field_and_run_refuses_it() {
             "127.0.0.1:0",
             "--state-dir",
             state.to_str().unwrap(),
+            "--journal-stage-dir",
+            stage.to_str().unwrap(),
         ],
         &[],
     )

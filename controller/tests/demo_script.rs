@@ -228,8 +228,9 @@ async fn the_deadline_ends_the_run_and_names_the_step() {
     };
     assert_eq!(after, Duration::from_millis(300));
     assert!(step.contains("discovery"), "{step}");
-    // Everything was stopped on the way out, quickly.
-    assert!(took < Duration::from_secs(3), "took {took:?}");
+    // Everything was stopped on the way out: no hang on a busy switch or host (a bound
+    // with room for a loaded 2-core machine; it took 3.1 s once under 20 % steal).
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,6 +132,8 @@ impl Rng {
 /// `state_dir`.
 pub fn test_settings(state_dir: PathBuf) -> Settings {
     let mut s = Settings::default();
+    // The claim journal's stage inside the test's own directory, not in /dev/shm.
+    s.journal_stage_dir = Some(state_dir.join("stage"));
     s.state_dir = state_dir;
     s.lldp_interval = Duration::from_millis(300);
     s.link_timeout = Duration::from_secs(3);
@@ -223,6 +225,19 @@ impl Tsmd {
         self.handle
             .as_ref()
             .ok_or_else(|| E2eError::Invalid("tsmd is stopped".into()))
+    }
+
+    /// The running tsmd's events from its start (once per start; see
+    /// `Handle::events_from_start`).
+    pub fn events_from_start(
+        &mut self,
+    ) -> E2eResult<tokio::sync::broadcast::Receiver<controller::event::Event>> {
+        self.handle
+            .as_mut()
+            .and_then(Handle::events_from_start)
+            .ok_or_else(|| {
+                E2eError::Invalid("tsmd is stopped, or its first events were taken".into())
+            })
     }
 
     /// The OpenFlow port inside the fabric's namespace.

@@ -614,7 +614,8 @@ pub fn restart_reconciles<F: DataPlane>() -> E2eResult<()> {
     let fabric = &e.fabric;
     e.tsmd.restart(fabric)?;
     let restarted = Instant::now();
-    let mut events = e.tsmd.handle()?.subscribe();
+    // From the start: switches queued on the listener may be up before a later subscribe.
+    let mut events = e.tsmd.events_from_start()?;
     let n = e.fabric.topology().switches.len();
     let mut ups = Vec::new();
     while ups.len() < n {

@@ -115,6 +115,8 @@ pub struct Handle {
     http_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     events: broadcast::Sender<Event>,
+    /// A receiver made before the core started (see [`Handle::events_from_start`]).
+    first_events: Option<broadcast::Receiver<Event>>,
     /// `GET /v1/events`' source: closed at shutdown so open streams end.
     event_log: Arc<api::events::EventLog>,
     tasks: Option<Tasks>,
@@ -155,6 +157,14 @@ impl Handle {
     /// The core's events from now on (a receiver that lags loses the oldest).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// The core's events from its start (the first 1,024 kept; then as [`subscribe`]), once:
+    /// switches that were already waiting connect before any later `subscribe` can run.
+    ///
+    /// [`subscribe`]: Handle::subscribe
+    pub fn events_from_start(&mut self) -> Option<broadcast::Receiver<Event>> {
+        self.first_events.take()
     }
 
     /// Resolves if the core task ends before shutdown was asked for (a bug: it only ends at
@@ -295,7 +305,7 @@ pub async fn start_with_store(
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
     let (persist_tx, persist_rx) = watch::channel(None);
-    let (events, _) = broadcast::channel(1024);
+    let (events, first_events) = broadcast::channel(1024);
 
     let first_seq = loaded.as_ref().map_or(1, |s| s.next_seq.max(1));
     let (obs, idem_persister) =
@@ -356,6 +366,7 @@ pub async fn start_with_store(
         http_addr,
         shutdown,
         events,
+        first_events: Some(first_events),
         event_log: obs.events.clone(),
         tasks: Some(Tasks {
             core,

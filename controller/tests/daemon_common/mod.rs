@@ -36,6 +36,8 @@ pub const OUR_GROUPS: std::ops::RangeInclusive<u32> = 0x5453_0000..=0x5453_ffff;
 pub fn settings(dir: &Path) -> Settings {
     let mut s = Settings::default();
     s.state_dir = dir.to_owned();
+    // The claim journal's stage inside the test's own directory, not in /dev/shm.
+    s.journal_stage_dir = Some(dir.join("stage"));
     s.lldp_interval = Duration::from_millis(500);
     s.link_timeout = Duration::from_secs(3);
     s.restore_settle = Duration::from_secs(2);
@@ -174,6 +176,10 @@ impl TestDaemon {
 
     pub fn handle(&self) -> &Handle {
         self.handle.as_ref().unwrap()
+    }
+
+    pub fn handle_mut(&mut self) -> &mut Handle {
+        self.handle.as_mut().unwrap()
     }
 
     pub fn of_addr(&self) -> SocketAddr {
