@@ -637,6 +637,28 @@ fn open_append(path: &Path) -> Result<File, JournalError> {
         })
 }
 
+/// Creates segment `n`: the file the core appends to, and with a stage the copier that
+/// takes it to the disk file.
+fn open_segment(
+    dir: &Path,
+    stage: Option<&Path>,
+    n: u64,
+) -> Result<(Arc<File>, Option<Copier>), JournalError> {
+    let disk = open_append(&segment_path(dir, n))?;
+    let Some(st) = stage else {
+        return Ok((Arc::new(disk), None));
+    };
+    let path = segment_path(st, n);
+    let staged = Arc::new(open_append(&path)?);
+    let copier = Copier {
+        stage: staged.clone(),
+        disk,
+        copied: 0,
+        path,
+    };
+    Ok((staged, Some(copier)))
+}
+
 impl Journal {
     /// Opens the journal in `dir`: every entry found (in order) and a journal that appends to
     /// a new segment. `saved` is where the store reports the `journal_seq` of what it saved.
@@ -675,21 +697,7 @@ impl Journal {
             closed.push((*n, last));
         }
         let segment = numbers.last().map_or(1, |n| n + 1);
-        let disk = open_append(&segment_path(dir, segment))?;
-        let (current, copier) = match &stage {
-            Some(st) => {
-                let path = segment_path(st, segment);
-                let staged = Arc::new(open_append(&path)?);
-                let copier = Copier {
-                    stage: staged.clone(),
-                    disk,
-                    copied: 0,
-                    path,
-                };
-                (staged, Some(copier))
-            }
-            None => (Arc::new(disk), None),
-        };
+        let (current, copier) = open_segment(dir, stage.as_deref(), segment)?;
         let current = Arc::new(Mutex::new(current));
         let copier = Arc::new(Mutex::new(copier));
         let dirty = Arc::new(AtomicBool::new(false));
@@ -775,33 +783,21 @@ impl Journal {
             path,
             source: std::io::Error::other("journal lock poisoned"),
         };
-        let disk = open_append(&segment_path(&self.dir, next))?;
-        let file = match &self.stage {
-            Some(st) => {
-                let path = segment_path(st, next);
-                let staged = Arc::new(open_append(&path)?);
-                let mut g = self
-                    .copier
-                    .lock()
-                    .map_err(|_| poisoned(segment_path(&self.dir, self.segment)))?;
-                // The closed segment goes to disk whole before its stage copy is dropped.
-                let old = g.replace(Copier {
-                    stage: staged.clone(),
-                    disk,
-                    copied: 0,
-                    path,
-                });
-                if let Some(mut old) = old {
-                    old.copy_and_sync().map_err(|source| JournalError::Io {
-                        path: segment_path(&self.dir, self.segment),
-                        source,
-                    })?;
-                    let _ = std::fs::remove_file(&old.path);
-                }
-                staged
+        let (file, copier) = open_segment(&self.dir, self.stage.as_deref(), next)?;
+        if copier.is_some() {
+            let mut g = self
+                .copier
+                .lock()
+                .map_err(|_| poisoned(segment_path(&self.dir, self.segment)))?;
+            // The closed segment goes to disk whole before its stage copy is dropped.
+            if let Some(mut old) = std::mem::replace(&mut *g, copier) {
+                old.copy_and_sync().map_err(|source| JournalError::Io {
+                    path: segment_path(&self.dir, self.segment),
+                    source,
+                })?;
+                let _ = std::fs::remove_file(&old.path);
             }
-            None => Arc::new(disk),
-        };
+        }
         let old = {
             let mut g = self
                 .current
