@@ -20,18 +20,9 @@ use api::{
     RendezvousRequest, RenewRequest,
 };
 use controller::daemon;
-use daemon_common::{assert_forbidden, eventually, settings, token, Fabric, TestDaemon};
-
-const OPS: &str = "tsm_owner_ops_0123456789abcdef0123456789ab";
-const A: &str = "tsm_owner_a_0123456789abcdef0123456789abcd";
-const A2: &str = "tsm_owner_a2_0123456789abcdef0123456789abc";
-
-/// The three clients of a running tsmd: (ops, a, a2).
-fn clients(d: &TestDaemon) -> (Client, Client, Client) {
-    let base = d.handle().base_url();
-    let c = |secret: &str| Client::new(&base).unwrap().with_bearer(secret);
-    (c(OPS), c(A), c(A2))
-}
+use daemon_common::{
+    assert_forbidden, eventually, owner_clients, owner_tokens, settings, Fabric, TestDaemon,
+};
 
 /// `e` is the 403 a2 gets for a's lease: it names a2, g and the owner a.
 fn refused_for_a2(e: api::ClientError, what: &str) {
@@ -95,15 +86,11 @@ async fn owners_of_claims_and_blocks_survive_restarts() {
     s.max_lease = Duration::from_secs(600);
     // The journal straight in the state directory, so the test can read it there.
     s.journal_stage_dir = None;
-    s.tokens = vec![
-        token("ops", OPS, &["*"], &[Right::Admin]),
-        token("a", A, &["g"], &[Right::Claims]),
-        token("a2", A2, &["g"], &[Right::Claims]),
-    ];
+    s.tokens = owner_tokens(Right::Claims);
     let of = daemon::bind("OpenFlow", "127.0.0.1:0".parse().unwrap()).unwrap();
     let of_addr = of.local_addr().unwrap();
     let mut d = TestDaemon::start_on(s.clone(), of).await;
-    let (ops, a, a2) = clients(&d);
+    let (ops, a, a2) = owner_clients(&d);
     let f = Fabric::small(of_addr);
     f.wait_discovered(&ops).await;
     let g: GroupName = "g".parse().unwrap();
@@ -171,7 +158,7 @@ async fn owners_of_claims_and_blocks_survive_restarts() {
     // Restored from the journal: still a's.
     let of = daemon::bind("OpenFlow", of_addr).unwrap();
     let mut d = TestDaemon::start_on(s.clone(), of).await;
-    let (ops, a, a2) = clients(&d);
+    let (ops, a, a2) = owner_clients(&d);
     a2_is_refused(&ops, &a2, &claim, &block).await;
     let renew = RenewRequest { lease_ms: 250_000 };
     claim = a.renew_claim(claim.id, &renew).await.unwrap();
@@ -185,7 +172,7 @@ async fn owners_of_claims_and_blocks_survive_restarts() {
     // Restored from the snapshot: still a's; a releases its claim, the admin the block.
     let of = daemon::bind("OpenFlow", of_addr).unwrap();
     let mut d = TestDaemon::start_on(s, of).await;
-    let (ops, a, a2) = clients(&d);
+    let (ops, a, a2) = owner_clients(&d);
     a2_is_refused(&ops, &a2, &claim, &block).await;
     a.release_claim(claim.id).await.unwrap();
     ops.release_block(block.id).await.unwrap();

@@ -16,18 +16,9 @@ use std::time::Duration;
 use api::auth::Right;
 use api::{BierRequest, Client, Dpid, GroupName, GroupSpec, SubsetRequest};
 use controller::daemon;
-use daemon_common::{assert_forbidden, eventually, settings, token, Fabric, TestDaemon};
-
-const OPS: &str = "tsm_osub_ops_0123456789abcdef0123456789abc";
-const A: &str = "tsm_osub_a_0123456789abcdef0123456789abcde";
-const A2: &str = "tsm_osub_a2_0123456789abcdef0123456789abcd";
-
-/// The three clients of a running tsmd: (ops, a, a2).
-fn clients(d: &TestDaemon) -> (Client, Client, Client) {
-    let base = d.handle().base_url();
-    let c = |secret: &str| Client::new(&base).unwrap().with_bearer(secret);
-    (c(OPS), c(A), c(A2))
-}
+use daemon_common::{
+    assert_forbidden, eventually, owner_clients, owner_tokens, settings, Fabric, TestDaemon,
+};
 
 /// a2 may delete none of a's subsets and BIER leases; the subsets stay, readable by a2 too.
 async fn a2_is_refused(ops: &Client, a2: &Client, subsets: &[IpAddr], leases: &[IpAddr]) {
@@ -69,15 +60,11 @@ async fn owners_of_subsets_and_bier_leases_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(dir.path());
     s.max_lease = Duration::from_secs(600);
-    s.tokens = vec![
-        token("ops", OPS, &["*"], &[Right::Admin]),
-        token("a", A, &["g"], &[Right::Subsets]),
-        token("a2", A2, &["g"], &[Right::Subsets]),
-    ];
+    s.tokens = owner_tokens(Right::Subsets);
     let of = daemon::bind("OpenFlow", "127.0.0.1:0".parse().unwrap()).unwrap();
     let of_addr = of.local_addr().unwrap();
     let mut d = TestDaemon::start_on(s.clone(), of).await;
-    let (ops, a, a2) = clients(&d);
+    let (ops, a, a2) = owner_clients(&d);
     let f = Fabric::small(of_addr);
     f.wait_discovered(&ops).await;
     let n = f.hosts.len();
@@ -144,7 +131,7 @@ async fn owners_of_subsets_and_bier_leases_survive_a_restart() {
     // Restored from the snapshot: still a's; a deletes one of each, the admin the others.
     let of = daemon::bind("OpenFlow", of_addr).unwrap();
     let mut d = TestDaemon::start_on(s, of).await;
-    let (ops, a, a2) = clients(&d);
+    let (ops, a, a2) = owner_clients(&d);
     a2_is_refused(&ops, &a2, &subsets, &leases).await;
     a.delete_subset(subsets[0]).await.unwrap();
     a.release_bier(leases[0]).await.unwrap();

@@ -45,6 +45,27 @@ pub fn settings(dir: &Path) -> Settings {
     s
 }
 
+/// Bearer secrets of the owner tests' tokens: `ops` (admin, every group), `a` and `a2`.
+pub const OWNER_OPS: &str = "tsm_owner_ops_0123456789abcdef0123456789ab";
+pub const OWNER_A: &str = "tsm_owner_a_0123456789abcdef0123456789abcd";
+pub const OWNER_A2: &str = "tsm_owner_a2_0123456789abcdef0123456789abc";
+
+/// The owner tests' tokens: `ops` (admin, `*`), and `a` and `a2` (group g, `right`).
+pub fn owner_tokens(right: api::auth::Right) -> Vec<api::auth::TokenSpec> {
+    vec![
+        token("ops", OWNER_OPS, &["*"], &[api::auth::Right::Admin]),
+        token("a", OWNER_A, &["g"], &[right]),
+        token("a2", OWNER_A2, &["g"], &[right]),
+    ]
+}
+
+/// The clients of [`owner_tokens`] on a running tsmd: (ops, a, a2).
+pub fn owner_clients(d: &TestDaemon) -> (Client, Client, Client) {
+    let base = d.handle().base_url();
+    let c = |secret: &str| Client::new(&base).unwrap().with_bearer(secret);
+    (c(OWNER_OPS), c(OWNER_A), c(OWNER_A2))
+}
+
 /// `e` is a 403 `forbidden` naming `token` and `group`, and the holder `owner` in its reason.
 pub fn assert_forbidden(e: &api::ClientError, token: &str, group: &str, owner: &str, what: &str) {
     assert_eq!(e.status(), Some(403), "{what}: {e}");
