@@ -143,6 +143,9 @@ pub struct BierSubset {
     /// With a lease: the host ports whose datagrams to `address` are encapsulated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bfirs: Vec<BierPort>,
+    /// With a lease: the name of the token that took it (absent when tsmd runs without tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// The kind of a BIFT.

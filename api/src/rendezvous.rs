@@ -255,6 +255,10 @@ pub struct Claim {
     pub members_version: u64,
     /// When the lease ends, in ms since the Unix epoch.
     pub expires_at: u64,
+    /// The name of the token that took it, who alone (or an admin) may renew or release it; absent when
+    /// tsmd runs without tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// The body of `POST /v1/groups/{name}/blocks`: hold `copies` whole copies of the plan.
@@ -295,6 +299,10 @@ pub struct Block {
     pub copies: Vec<u32>,
     /// When the lease ends, in ms since the Unix epoch.
     pub expires_at: u64,
+    /// The name of the token that took it, who alone (or an admin) may renew or release it; absent when
+    /// tsmd runs without tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 #[cfg(test)]

@@ -446,6 +446,10 @@ pub struct Subset {
     pub switches: Vec<Dpid>,
     /// The transaction's trace id (the cookie of its flows).
     pub trace_id: TraceId,
+    /// The name of the token that created it, who alone (or an admin) may delete it; absent when
+    /// tsmd runs without tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// The answer of `GET /healthz`.

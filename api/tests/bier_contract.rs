@@ -198,6 +198,7 @@ impl Service for BierFake {
             lease_ms: None,
             expires_at: None,
             bfirs: Vec::new(),
+            owner: None,
         };
         if let Some(ms) = req.lease_ms {
             let mut n = self.next.lock().unwrap();

@@ -271,6 +271,7 @@ impl Service for Fake {
                 plan_version: plan.version,
                 members_version: 1,
                 expires_at: 1_000 + req.lease_ms,
+                owner: None,
             };
             s.claims.insert(s.next, c.clone());
             Ok(c)
@@ -324,6 +325,7 @@ impl Service for Fake {
                 plan_version: plan.version,
                 copies: (0..req.copies).collect(),
                 expires_at: 1_000 + req.lease_ms,
+                owner: None,
             };
             s.blocks.insert(s.next, b.clone());
             Ok(b)

@@ -5,6 +5,7 @@
 //! as after a crash before the next snapshot), and after a restart from the snapshot alone,
 //! `a2` (same group, no admin) gets 403 naming itself, g and the owner `a` for every renewal
 //! or release and changes nothing, while `a` may renew and release and `ops` may release.
+//! Every answer about them (claim, block, renewal, listing) names the owner `a`.
 #![cfg(feature = "daemon")]
 #![allow(clippy::unwrap_used)]
 
@@ -48,22 +49,27 @@ async fn a2_is_refused(ops: &Client, a2: &Client, claim: &Claim, block: &Block) 
         a2.release_block(block.id).await.unwrap_err(),
         "block release",
     );
-    let claims: Vec<(String, u64)> = ops
+    // Unchanged, and the answers name the owner.
+    let a_owns = Some("a".to_owned());
+    let claims: Vec<(String, u64, Option<String>)> = ops
         .claims()
         .await
         .unwrap()
         .iter()
-        .map(|c| (c.id.to_string(), c.expires_at))
+        .map(|c| (c.id.to_string(), c.expires_at, c.owner.clone()))
         .collect();
-    assert_eq!(claims, [(claim.id.to_string(), claim.expires_at)]);
-    let blocks: Vec<(String, u64)> = ops
+    assert_eq!(
+        claims,
+        [(claim.id.to_string(), claim.expires_at, a_owns.clone())]
+    );
+    let blocks: Vec<(String, u64, Option<String>)> = ops
         .blocks()
         .await
         .unwrap()
         .iter()
-        .map(|b| (b.id.to_string(), b.expires_at))
+        .map(|b| (b.id.to_string(), b.expires_at, b.owner.clone()))
         .collect();
-    assert_eq!(blocks, [(block.id.to_string(), block.expires_at)]);
+    assert_eq!(blocks, [(block.id.to_string(), block.expires_at, a_owns)]);
 }
 
 /// The text of the claim journal's segments in the state directory.
@@ -127,6 +133,10 @@ async fn owners_of_claims_and_blocks_survive_restarts() {
         lease_ms: 300_000,
     };
     let mut block = a.take_block(&g, &block_req).await.unwrap();
+    assert_eq!(
+        (claim.owner.as_deref(), block.owner.as_deref()),
+        (Some("a"), Some("a"))
+    );
     a2_is_refused(&ops, &a2, &claim, &block).await;
 
     // Both the snapshot and the journal name the owner.
@@ -163,6 +173,10 @@ async fn owners_of_claims_and_blocks_survive_restarts() {
     let renew = RenewRequest { lease_ms: 250_000 };
     claim = a.renew_claim(claim.id, &renew).await.unwrap();
     block = a.renew_block(block.id, &renew).await.unwrap();
+    assert_eq!(
+        (claim.owner.as_deref(), block.owner.as_deref()),
+        (Some("a"), Some("a"))
+    );
     d.stop().await;
     // The snapshot saved since holds them with their owner (the journal was replayed into it).
     let snap: controller::Snapshot =

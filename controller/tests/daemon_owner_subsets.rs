@@ -4,7 +4,8 @@
 //! subsets and two BIER leases; before a restart and after a restart from the snapshot on the
 //! same state directory, `a2` (same group, no admin) gets 403 naming itself, g and the owner
 //! `a` for every `DELETE` and removes nothing (it may still read the subsets); the snapshot
-//! names the owner; then `a` deletes one of each and `ops` the others.
+//! names the owner, and so do the API's answers (`owner`); then `a` deletes one of each and
+//! `ops` the others.
 #![cfg(feature = "daemon")]
 #![allow(clippy::unwrap_used)]
 
@@ -26,19 +27,19 @@ async fn a2_is_refused(ops: &Client, a2: &Client, subsets: &[IpAddr], leases: &[
         let e = a2.delete_subset(*s).await.unwrap_err();
         assert_forbidden(&e, "a2", "g", "a", &format!("deletion of subset {s}"));
         assert_eq!(ops.subset(*s).await.unwrap().address, *s);
-        assert_eq!(a2.subset(*s).await.unwrap().address, *s);
+        let seen = a2.subset(*s).await.unwrap();
+        assert_eq!((seen.address, seen.owner.as_deref()), (*s, Some("a")));
     }
     for l in leases {
         let e = a2.release_bier(*l).await.unwrap_err();
         assert_forbidden(&e, "a2", "g", "a", &format!("release of BIER lease {l}"));
     }
-    let mut live: Vec<IpAddr> = ops
-        .subsets()
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.address)
-        .collect();
+    let listed = ops.subsets().await.unwrap();
+    assert!(
+        listed.iter().all(|s| s.owner.as_deref() == Some("a")),
+        "{listed:?}"
+    );
+    let mut live: Vec<IpAddr> = listed.iter().map(|s| s.address).collect();
     live.sort();
     let mut want = subsets.to_vec();
     want.sort();
@@ -99,7 +100,9 @@ async fn owners_of_subsets_and_bier_leases_survive_a_restart() {
             members: members.iter().map(|m| f.ip(m)).collect(),
             lease_ms: 300_000,
         };
-        subsets.push(a.create_subset(&g, &req).await.unwrap().address);
+        let created = a.create_subset(&g, &req).await.unwrap();
+        assert_eq!(created.owner.as_deref(), Some("a"));
+        subsets.push(created.address);
     }
     let mut leases = Vec::new();
     for members in [["h2", "h4"], ["h1", "h3"]] {
@@ -107,7 +110,9 @@ async fn owners_of_subsets_and_bier_leases_survive_a_restart() {
             lease_ms: Some(300_000),
             ..BierRequest::new(members.iter().map(|m| f.ip(m)).collect())
         };
-        leases.push(a.assign_bier(&g, &req).await.unwrap().address.unwrap());
+        let taken = a.assign_bier(&g, &req).await.unwrap();
+        assert_eq!(taken.owner.as_deref(), Some("a"));
+        leases.push(taken.address.unwrap());
     }
     a2_is_refused(&ops, &a2, &subsets, &leases).await;
     // The leases are still encapsulated at the leaf of h1 and h2.

@@ -352,6 +352,7 @@ mod tests {
             plan_version: 1,
             copies,
             expires_at: 0,
+            owner: None,
         }
     }
 

@@ -24,6 +24,7 @@ fn block(n: u8, k: u32, copies: Vec<u32>) -> Block {
         plan_version: 1,
         copies,
         expires_at: 0,
+        owner: None,
     }
 }
 

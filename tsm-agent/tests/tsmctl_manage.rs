@@ -172,7 +172,8 @@ async fn subset_create_get_delete() {
     assert_eq!(row[..3], ["239.255.0.2", "storage", "2.5s"]);
     // EXPIRES: the fake's leases end in 2100, days from now.
     assert!(row[3].ends_with('h') && row[3].contains('d'), "{row:?}");
-    assert_eq!(row[4..], ["4bf92f3577b34da6", "2", "1", "10.0.0.2"]);
+    // OWNER is "-": the fake runs without tokens.
+    assert_eq!(row[4..], ["4bf92f3577b34da6", "2", "-", "1", "10.0.0.2"]);
 
     let listed = tsmctl(&["--url", url, "subsets"]).await.ok();
     assert_aligned(&listed);

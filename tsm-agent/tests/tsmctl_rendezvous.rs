@@ -101,7 +101,8 @@ async fn rendezvous_put_waits_for_the_install_and_lists_show_it() {
             claim.address.to_string()
         ]
     );
-    assert_eq!(row[7], "10.0.0.1,10.0.0.4,10.0.0.7");
+    // OWNER is "-": this tsmd runs without tokens.
+    assert_eq!(row[6..], ["-", "3", "10.0.0.1,10.0.0.4,10.0.0.7"]);
     let blocks = tsmctl(&["--url", url, "blocks"]).await.ok();
     assert_aligned(&blocks);
     let row = &rows(&blocks)[0];
@@ -115,6 +116,7 @@ async fn rendezvous_put_waits_for_the_install_and_lists_show_it() {
         ]
     );
     assert_eq!(row[4], block.copies[0].to_string());
+    assert_eq!(row[8], "-");
     for (cmd, api_list) in [
         (
             "claims",

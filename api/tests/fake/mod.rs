@@ -245,6 +245,7 @@ impl State {
             expires_at: now_ms() + req.lease_ms,
             switches,
             trace_id,
+            owner: None,
         };
         self.subsets.insert(address, subset.clone());
         if let Some(key) = meta.idempotency_key {

@@ -89,6 +89,7 @@ pub(crate) fn subset_dto(a: &BierAssignment) -> BierSubset {
         bfirs: lease
             .map(|l| l.bfirs.iter().copied().map(port).collect())
             .unwrap_or_default(),
+        owner: lease.and_then(|l| l.owner.clone()),
     }
 }
 

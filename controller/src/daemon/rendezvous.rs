@@ -122,6 +122,7 @@ pub(crate) fn claim_dto(c: &ClaimInfo) -> Result<Claim, ApiError> {
         plan_version: c.plan_version,
         members_version: c.members_version,
         expires_at: Clock::unix_ms(c.expires_at),
+        owner: c.owner.clone(),
     })
 }
 
@@ -137,6 +138,7 @@ pub(crate) fn block_dto(b: &BlockInfo) -> Result<Block, ApiError> {
         plan_version: b.plan_version,
         copies: b.copies.clone(),
         expires_at: Clock::unix_ms(b.expires_at),
+        owner: b.owner.clone(),
     })
 }
 

@@ -178,6 +178,7 @@ fn api_subset(s: SubsetInfo) -> Result<Subset, ApiError> {
         trace_id: TraceId::new(s.trace_id).ok_or_else(|| ApiError::Internal {
             reason: format!("subset {} has trace id 0", s.addr),
         })?,
+        owner: s.owner,
     })
 }
 

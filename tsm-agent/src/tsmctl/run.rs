@@ -262,7 +262,7 @@ fn groups_table(list: &[Group]) -> String {
 fn subsets_table(list: &[Subset]) -> String {
     let now = now_ms();
     let mut t = Table::new(&[
-        "ADDRESS", "GROUP", "LEASE", "EXPIRES", "TRACE", "SWITCHES", "N", "MEMBERS",
+        "ADDRESS", "GROUP", "LEASE", "EXPIRES", "TRACE", "SWITCHES", "OWNER", "N", "MEMBERS",
     ]);
     for s in list {
         t.row(vec![
@@ -272,6 +272,7 @@ fn subsets_table(list: &[Subset]) -> String {
             remaining(s.expires_at, now),
             s.trace_id.to_string(),
             s.switches.len().to_string(),
+            owner(s.owner.as_deref()),
             s.members.len().to_string(),
             short_list(&s.members),
         ]);
@@ -400,10 +401,15 @@ fn plans_table(list: &[RendezvousPlan]) -> String {
     text
 }
 
+/// The owner column: the token's name, `-` without tokens.
+fn owner(name: Option<&str>) -> String {
+    name.unwrap_or("-").to_owned()
+}
+
 fn claims_table(list: &[Claim]) -> String {
     let now = now_ms();
     let mut t = Table::new(&[
-        "ID", "GROUP", "ADDRESS", "COPY", "PLAN V", "EXPIRES", "N", "MEMBERS",
+        "ID", "GROUP", "ADDRESS", "COPY", "PLAN V", "EXPIRES", "OWNER", "N", "MEMBERS",
     ]);
     for c in list {
         t.row(vec![
@@ -413,6 +419,7 @@ fn claims_table(list: &[Claim]) -> String {
             c.copy.to_string(),
             c.plan_version.to_string(),
             remaining(c.expires_at, now),
+            owner(c.owner.as_deref()),
             c.members.len().to_string(),
             short_list(&c.members),
         ]);
@@ -431,6 +438,7 @@ fn blocks_table(list: &[Block]) -> String {
         "PLAN V",
         "MEMBERS V",
         "EXPIRES",
+        "OWNER",
         "N",
         "MEMBERS",
     ]);
@@ -444,6 +452,7 @@ fn blocks_table(list: &[Block]) -> String {
             b.plan_version.to_string(),
             b.members_version.to_string(),
             remaining(b.expires_at, now),
+            owner(b.owner.as_deref()),
             b.members.len().to_string(),
             short_list(&b.members),
         ]);

@@ -171,6 +171,7 @@ impl Service for Fabric {
             expires_at: EXPIRES_AT,
             switches: vec![Dpid(1), Dpid(0xab)],
             trace_id: TraceId::new(0x4bf9_2f35_77b3_4da6).unwrap(),
+            owner: None,
         };
         subsets.insert(subset.address, subset.clone());
         Ok(subset)
