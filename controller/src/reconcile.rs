@@ -202,9 +202,15 @@ pub fn reconcile(
             continue;
         }
         sum.flows_deleted += 1;
+        // A plan's flows share one cookie: the mask that keeps Open vSwitch's lookup O(1).
+        let cookie_mask = if crate::rendezvous::is_plan_cookie(f.cookie) {
+            crate::rendezvous::PLAN_DELETE_COOKIE_MASK
+        } else {
+            u64::MAX
+        };
         batch.flow_deletes.push(FlowMod {
             cookie: f.cookie,
-            cookie_mask: u64::MAX,
+            cookie_mask,
             ..FlowMod::delete_strict(SUBSET_TABLE, f.priority, f.match_.clone())
         });
     }
@@ -373,7 +379,10 @@ mod tests {
         );
         assert_eq!(b.flow_adds, vec![desired.flows[3].clone()]);
         assert_eq!(b.flow_deletes.len(), 1);
-        assert_eq!(b.flow_deletes[0].cookie, Cookie(5));
+        assert_eq!(
+            (b.flow_deletes[0].cookie, b.flow_deletes[0].cookie_mask),
+            (Cookie(5), u64::MAX)
+        );
         assert_eq!(b.group_deletes, vec![group_delete(GroupId(102))]);
         assert_eq!(b.group_mods, vec![group_modify(GroupId(101), &[PortNo(3)])]);
 
@@ -385,6 +394,18 @@ mod tests {
             &Own,
         );
         assert!(b.is_empty() && s.is_clean());
+        // A stale plan flow: deleted under the plan mask (see `PLAN_DELETE_COOKIE_MASK`).
+        let plan = crate::rendezvous::flow_add(z, GroupId(150), crate::rendezvous::plan_cookie(3));
+        let mut have = desired.flows.iter().map(stats).collect::<Vec<_>>();
+        have.push(stats(&plan));
+        let (b, s) = reconcile(&desired, &have, &[gd(100, &[1, 2]), gd(101, &[3])], &Own);
+        assert_eq!(s.flows_deleted, 1);
+        let want = crate::rendezvous::flow_delete(z, crate::rendezvous::plan_cookie(3));
+        let d = &b.flow_deletes[0];
+        assert_eq!(
+            (d.command, d.cookie, d.cookie_mask, d.priority),
+            (want.command, want.cookie, want.cookie_mask, want.priority)
+        );
         // An empty switch gets everything.
         let (b, s) = reconcile(&desired, &[], &[], &Own);
         assert_eq!((s.flows_added, s.groups_added), (4, 2));

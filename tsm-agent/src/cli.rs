@@ -360,6 +360,21 @@ async fn follow(
             };
             ever_connected = true;
             while let Some(Ok(item)) = stream.next().await {
+                if let (Received::Event(ev), Some(p)) = (&item, stream.position_before_last_event())
+                {
+                    // Above the position + 1: events this token may see never arrived (the
+                    // server marks what it withholds, so this is a loss, not the scope).
+                    if ev.seq > p + 1 {
+                        let (first, last) = (p + 1, ev.seq - 1);
+                        let note = if cli.json {
+                            serde_json::json!({"type": "skipped", "first": first, "last": last})
+                                .to_string()
+                        } else {
+                            format!("- skipped: events {first}..{last} did not arrive")
+                        };
+                        writeln!(out, "{note}").map_err(output)?;
+                    }
+                }
                 let line = match &item {
                     Received::Event(ev) => {
                         last = Some(ev.seq);

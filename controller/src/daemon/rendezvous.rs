@@ -593,7 +593,7 @@ impl Copier {
     }
 }
 
-/// The stage directory of the state directory `dir` under `root`, created if needed; `None`
+/// The stage directory of the state directory `dir` under `root`, both created if needed; `None`
 /// (with a warning) when it cannot be used.
 fn stage_dir(dir: &Path, root: &Path) -> Option<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
@@ -616,7 +616,12 @@ fn stage_dir(dir: &Path, root: &Path) -> Option<PathBuf> {
         }
     };
     let stage = root.join(format!("tsmd-journal-{id}"));
-    match std::fs::DirBuilder::new().mode(0o700).create(&stage) {
+    // The root too, when missing (a configured directory under /run, a test's own one).
+    match std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(&stage)
+    {
         Ok(()) => Some(stage),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && stage.is_dir() => Some(stage),
         Err(e) => {
@@ -1105,6 +1110,22 @@ mod tests {
         // As after a reboot (an empty tmpfs): the disk alone has every entry.
         let (_j, found) = Journal::open_staged(dir.path(), Some(root.path()), saved).unwrap();
         assert_eq!(found, vec![entry(1), entry(2), entry(3)]);
+    }
+
+    #[test]
+    fn a_missing_stage_root_is_created_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, base) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let root = base.path().join("run").join("tsmd");
+        let saved = Arc::new(AtomicU64::new(0));
+        let (mut j, _) = Journal::open_staged(dir.path(), Some(&root), saved).unwrap();
+        let stage = j.stage.clone().expect("a stage under the new root");
+        assert!(stage.starts_with(&root));
+        let mode = std::fs::metadata(&root).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        j.append(&entry(1)).unwrap();
+        drop(j);
+        assert_eq!(disk_entries(dir.path()), vec![entry(1)]);
     }
 
     #[test]
