@@ -313,12 +313,15 @@ impl SwitchBatch {
             && self.flow_adds.is_empty()
     }
 
-    /// The bodies to send, in order, each non-empty phase followed by a barrier request.
+    /// The bodies to send, in order, each non-empty phase followed by a barrier request, and
+    /// a long phase (a reconciliation after a big plan) also after every
+    /// [`BARRIER_EVERY`](crate::rendezvous::BARRIER_EVERY) bodies: a switch answers in order,
+    /// so its barrier replies are what shows it alive while it works through them.
     pub fn messages(&self) -> Vec<Body> {
         let mut out = Vec::new();
         let mut phase = |bodies: Vec<Body>| {
-            if !bodies.is_empty() {
-                out.extend(bodies);
+            for chunk in bodies.chunks(crate::rendezvous::BARRIER_EVERY) {
+                out.extend_from_slice(chunk);
                 out.push(Body::BarrierRequest);
             }
         };
@@ -749,6 +752,25 @@ mod tests {
         assert_eq!(
             kinds,
             vec!["flow-", "|", "group-", "|", "group+", "|", "flow+", "|"]
+        );
+
+        // A long phase gets a barrier after every BARRIER_EVERY bodies too.
+        let every = crate::rendezvous::BARRIER_EVERY;
+        let long = SwitchBatch {
+            flow_deletes: vec![r.flow_delete(); 2 * every + 3],
+            group_deletes: vec![group_delete(GroupId(2))],
+            ..SwitchBatch::default()
+        };
+        let m = long.messages();
+        let barriers: Vec<usize> = m
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| matches!(b, Body::BarrierRequest))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(
+            barriers,
+            [every, 2 * every + 1, 2 * every + 5, 2 * every + 7]
         );
     }
 
