@@ -85,9 +85,9 @@ pub fn plan_cookie(id: u32) -> Cookie {
 /// use ([`Rendezvous::new_plan_id`]), so it checks the cookie as exactly as all ones would.
 /// Open vSwitch finds a strict delete whose mask is all ones through its cookie index and
 /// compares every flow with that cookie: all of a plan's, so each delete costs O(plan) (a
-/// 25,000-flow plan went at about 450 deletes/s, the switch too busy to answer echoes meanwhile).
-/// With any other mask it looks the match up in the
-/// classifier and then checks the cookie (OF1.3.5 §7.3.4.1 allows any mask).
+/// 25,000-flow plan went at about 450 deletes/s, the switch too busy to answer echoes
+/// meanwhile). With any other mask it looks the match up in the classifier and then checks
+/// the cookie (OF1.3.5 §7.3.4.1 allows any mask).
 pub const PLAN_DELETE_COOKIE_MASK: u64 = !(1 << 31);
 /// Plan ids stay below bit 31 (see [`PLAN_DELETE_COOKIE_MASK`]).
 const MAX_PLAN_ID: u32 = (1 << 31) - 1;

@@ -5,32 +5,12 @@
 #![allow(clippy::unwrap_used)]
 
 mod agent_support;
+mod common;
 
 use std::net::IpAddr;
 
 use agent_support::{Tsmd, GROUP};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-async fn agent(args: &[&str]) -> Run {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tsm-agent"))
-        .args(args)
-        .env_remove("TSM_URL")
-        .env_remove("TSM_TOKEN")
-        .env("RUST_LOG", "error")
-        .output()
-        .await
-        .unwrap();
-    Run {
-        code: output.status.code().unwrap(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
-}
+use common::tsm_agent as agent;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claim_renew_release_by_id() {

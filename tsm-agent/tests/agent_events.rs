@@ -169,24 +169,14 @@ async fn tsm_agent_follow_prints_where_sequence_numbers_were_skipped() {
     for e in [switch_up(1), switch_up(2), switch_up(5), switch_up(6)] {
         log.push(e);
     }
-    let follow = |json: bool| {
-        let mut args = vec!["--url", server.url.as_str()];
+    let url = server.url.as_str();
+    let follow = |json: bool| async move {
+        let mut args = vec!["--url", url];
         if json {
             args.push("--json");
         }
         args.extend(["follow", "--after", "0", "--count", "4"]);
-        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
-        async move {
-            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tsm-agent"))
-                .args(&args)
-                .env_remove("TSM_URL")
-                .env_remove("TSM_TOKEN")
-                .output()
-                .await
-                .unwrap();
-            assert!(out.status.success(), "{out:?}");
-            String::from_utf8(out.stdout).unwrap()
-        }
+        common::tsm_agent(&args).await.ok()
     };
     let text = follow(false).await;
     let firsts: Vec<&str> = text

@@ -405,7 +405,6 @@ fn run(copies: u32, rounds: usize) -> E2eResult<()> {
     }
     let t = median(&mut tsmd_rates);
     let (a, w) = (median(&mut all_rates), median(&mut win_rates));
-    let best = a.max(w);
     println!(
         "median over {rounds} rounds: tsmd {t:.0} mods/s; raw all at once {a:.0} mods/s \
          ({:.1} %), raw windowed {w:.0} mods/s ({:.1} %): tsmd at {:.1} % of the faster raw \
@@ -413,7 +412,7 @@ fn run(copies: u32, rounds: usize) -> E2eResult<()> {
          round) {:.1} %",
         100.0 * t / a,
         100.0 * t / w,
-        100.0 * t / best,
+        100.0 * t / a.max(w),
         100.0 * median(&mut ratios)
     );
     // Noise here only ever slows a side down, so each side's best round is its speed with the

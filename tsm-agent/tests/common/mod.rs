@@ -228,7 +228,7 @@ pub async fn dead_url() -> String {
     url
 }
 
-/// What one `tsmctl` run printed, and its exit status.
+/// What one `tsmctl` or `tsm-agent` run printed, and its exit status.
 #[derive(Debug)]
 pub struct Run {
     pub code: i32,
@@ -239,7 +239,7 @@ pub struct Run {
 impl Run {
     /// Asserts success and returns standard output.
     pub fn ok(self) -> String {
-        assert_eq!(self.code, 0, "tsmctl failed: {self:?}");
+        assert_eq!(self.code, 0, "failed: {self:?}");
         assert!(self.stderr.is_empty(), "{self:?}");
         self.stdout
     }
@@ -252,7 +252,22 @@ impl Run {
 
 /// Runs the built `tsmctl` with `args`, with no `TSM_*` variables from the environment.
 pub async fn tsmctl(args: &[&str]) -> Run {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tsmctl"))
+    run(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_tsmctl")),
+        args,
+    )
+    .await
+}
+
+/// Runs the built `tsm-agent` with `args` like [`tsmctl`], logging errors only.
+pub async fn tsm_agent(args: &[&str]) -> Run {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tsm-agent"));
+    cmd.env("RUST_LOG", "error");
+    run(cmd, args).await
+}
+
+async fn run(mut cmd: tokio::process::Command, args: &[&str]) -> Run {
+    let output = cmd
         .args(args)
         .env_remove("TSM_URL")
         .env_remove("TSM_TOKEN")
